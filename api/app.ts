@@ -1,0 +1,58 @@
+// The HTTP API: small route modules mounted on one app, with one error handler.
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { requireApiKey } from './auth/middleware';
+import { onError, onNotFound } from './errors';
+import { newRouter } from './router';
+import { apiKeyRoutes } from './routes/api-keys';
+import { channelRoutes } from './routes/channels';
+import { docsRoutes } from './routes/docs';
+import { healthRoutes, type ReadinessChecks } from './routes/health';
+import { AppError } from '../lib/errors';
+
+export interface AppDeps {
+  log: Logger;
+  temporal: Client;
+  taskQueue: string;
+  readiness: ReadinessChecks;
+  maxBodyBytes?: number;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = newRouter();
+
+  app.use('*', requestId());
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    const log = deps.log.child({ reqId: c.get('requestId') });
+    c.set('log', log);
+    await next();
+    // The path only: query strings can carry OAuth codes.
+    log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
+  });
+  app.use('*', bodyLimit({
+    maxSize: deps.maxBodyBytes ?? 1024 * 1024,
+    onError: () => { throw new AppError(413, 'payload_too_large', `Request body is larger than ${deps.maxBodyBytes ?? 1024 * 1024} bytes`); },
+  }));
+
+  app.route('/', healthRoutes(deps.readiness));
+  app.route('/', docsRoutes());
+
+  app.use('/v1/*', requireApiKey);
+  app.route('/', apiKeyRoutes());
+  app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer sbk_…`',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Switchboard API', version: '0.1.0', description: 'One inbox for Instagram, Messenger, WhatsApp, TikTok, Gmail and email.' },
+  });
+
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

@@ -1,0 +1,55 @@
+// API process: serves HTTP at once (so /healthz and /readyz answer while dependencies come up),
+// connects to MongoDB in the background, and shuts down cleanly on SIGINT/SIGTERM.
+import { serve } from '@hono/node-server';
+import mongoose from 'mongoose';
+import { loadConfigOrExit } from '../lib/config';
+import { connectDatabase, pingDatabase } from '../lib/db';
+import { createLogger } from '../lib/logger';
+import { createTemporalClient, pingTemporal } from '../lib/temporal';
+import { createApp } from './app';
+
+const config = loadConfigOrExit();
+const log = createLogger({ name: 'api', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+const temporal = createTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+
+const app = createApp({
+  log,
+  temporal: temporal.client,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(temporal.connection) },
+});
+
+let stopping = false;
+async function connectDatabaseUntilUp() {
+  for (let attempt = 1; !stopping; attempt++) {
+    try {
+      await connectDatabase(config.MONGODB_URI);
+      log.info('connected to MongoDB');
+      return;
+    } catch (err) {
+      log.warn({ err: (err as Error).message, attempt }, 'MongoDB not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5000)));
+    }
+  }
+}
+
+const server = serve({ fetch: app.fetch, hostname: config.API_HOST, port: config.API_PORT }, (info) => {
+  log.info({ port: info.port }, `API listening on http://localhost:${info.port}`);
+});
+server.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EADDRINUSE') log.fatal(`port ${config.API_PORT} is already in use (set API_PORT to another port)`);
+  else log.fatal({ err }, 'API server failed');
+  process.exit(1);
+});
+void connectDatabaseUntilUp();
+
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  server.close();
+  await Promise.allSettled([mongoose.disconnect(), temporal.connection.close()]);
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,30 @@
+import { Schema, model, type InferSchemaType } from 'mongoose';
+import { PLATFORMS } from '../lib/domain/channel';
+
+// One person; each identity is how one channel knows them. Replies always route through the
+// conversation's own channel identity, so merging contacts never changes where a reply goes.
+const identitySchema = new Schema(
+  {
+    channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },
+    platform: { type: String, enum: PLATFORMS, required: true },
+    externalId: { type: String, required: true }, // PSID, IGSID, wa_id, phone, email address…
+    handle: { type: String },
+    name: { type: String },
+  },
+  { _id: false },
+);
+
+const contactSchema = new Schema(
+  {
+    tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
+    name: { type: String, trim: true },
+    identities: { type: [identitySchema], default: [] },
+    mergedInto: { type: Schema.Types.ObjectId, ref: 'Contact' },
+  },
+  { timestamps: true },
+);
+contactSchema.index({ 'identities.channelId': 1, 'identities.externalId': 1 }, { unique: true, sparse: true });
+contactSchema.index({ tenantId: 1, name: 1 });
+
+export type Contact = InferSchemaType<typeof contactSchema>;
+export const ContactModel = model('Contact', contactSchema, 'contacts');

@@ -1,0 +1,33 @@
+import { Schema, model, type InferSchemaType } from 'mongoose';
+import { PLATFORMS } from '../lib/domain/channel';
+
+export const CONVERSATION_STATUSES = ['open', 'closed', 'snoozed'] as const;
+
+const conversationSchema = new Schema(
+  {
+    tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
+    channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },
+    platform: { type: String, enum: PLATFORMS, required: true },
+    externalId: { type: String, required: true }, // the platform's thread/conversation ID
+    contactId: { type: Schema.Types.ObjectId, ref: 'Contact' },
+    // The customer as this channel addresses them: replies go here.
+    participant: { externalId: { type: String, required: true }, handle: String, name: String },
+    subject: { type: String },
+    status: { type: String, enum: CONVERSATION_STATUSES, default: 'open' },
+    snoozedUntil: { type: Date },
+    assigneeId: { type: String },
+    labels: { type: [String], default: [] },
+    lastMessageAt: { type: Date },
+    lastMessagePreview: { type: String },
+    lastInboundAt: { type: Date }, // opens the platform's reply window
+    unreadCount: { type: Number, default: 0 },
+  },
+  { timestamps: true },
+);
+conversationSchema.index({ channelId: 1, externalId: 1 }, { unique: true });
+conversationSchema.index({ tenantId: 1, lastMessageAt: -1 });
+conversationSchema.index({ tenantId: 1, status: 1, lastMessageAt: -1 });
+conversationSchema.index({ tenantId: 1, contactId: 1 });
+
+export type Conversation = InferSchemaType<typeof conversationSchema>;
+export const ConversationModel = model('Conversation', conversationSchema, 'conversations');

@@ -1,0 +1,44 @@
+import { Schema, model, type InferSchemaType } from 'mongoose';
+import { PLATFORMS } from '../lib/domain/channel';
+
+export const MESSAGE_STATUSES = ['pending', 'sent', 'delivered', 'read', 'failed', 'received'] as const;
+export const MESSAGE_DIRECTIONS = ['inbound', 'outbound'] as const;
+
+const attachmentSchema = new Schema(
+  { type: { type: String, enum: ['image', 'video', 'audio', 'file', 'sticker', 'location', 'other'], required: true }, url: String, mimeType: String, size: Number, name: String, platformMediaId: String },
+  { _id: false },
+);
+
+const messageSchema = new Schema(
+  {
+    tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
+    channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },
+    conversationId: { type: Schema.Types.ObjectId, ref: 'Conversation', required: true },
+    platform: { type: String, enum: PLATFORMS, required: true },
+    // "<channelId>:<platform message ID>": the natural key that makes every write idempotent.
+    // One field (not a compound with channelId) so messages not yet known to the platform
+    // (pending sends) can leave it out under a sparse unique index on MongoDB and FerretDB alike.
+    externalKey: { type: String },
+    externalId: { type: String },
+    direction: { type: String, enum: MESSAGE_DIRECTIONS, required: true },
+    sender: { externalId: String, name: String, agentId: String },
+    text: { type: String },
+    attachments: { type: [attachmentSchema], default: [] },
+    template: { name: String, language: String, parameters: [String] },
+    status: { type: String, enum: MESSAGE_STATUSES, required: true },
+    error: { code: String, message: String },
+    platformTimestamp: { type: Date, required: true }, // when the platform says it happened
+    sentAt: Date,
+    deliveredAt: Date,
+    readAt: Date,
+    idempotencyKey: { type: String }, // "<tenantId>:<client key>" for sends
+  },
+  { timestamps: true },
+);
+messageSchema.index({ externalKey: 1 }, { unique: true, sparse: true });
+messageSchema.index({ idempotencyKey: 1 }, { unique: true, sparse: true });
+messageSchema.index({ conversationId: 1, platformTimestamp: 1, _id: 1 });
+messageSchema.index({ tenantId: 1, platformTimestamp: -1 });
+
+export type Message = InferSchemaType<typeof messageSchema>;
+export const MessageModel = model('Message', messageSchema, 'messages');

@@ -1,0 +1,56 @@
+// `npm run histories:record`: runs each workflow scenario against a fresh Temporal dev server and
+// saves its event history under test/histories/. The replay test replays every saved history
+// against the current workflow code, so a change that would break running workflows fails CI.
+// Record new histories when a workflow gains a new path; never re-record to make replay pass.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { channelStatusQuery, disconnectSignal, type channelWorkflow } from '../workflows/channel';
+import { WORKFLOWS_PATH } from '../workers/worker';
+import { freePort } from './stack/processes';
+import { startTemporal } from './stack/services';
+import { ROOT, toolPath } from './stack/tools';
+
+const OUT = path.join(ROOT, 'test', 'histories');
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const server = await startTemporal({ port, uiPort: null });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  try {
+    const taskQueue = 'record-histories';
+    const worker = await Worker.create({
+      connection: nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH,
+      activities: { recordChannelStatus: async () => undefined },
+    });
+    await worker.runUntil(async () => {
+      // channel-connect-disconnect: active, queried, then disconnected by signal.
+      const handle = await client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
+        taskQueue, workflowId: 'channel:tenant1:gmail:channel1', args: [{ tenantId: 'tenant1', channelId: 'channel1', platform: 'gmail' }],
+      });
+      while ((await handle.query(channelStatusQuery)).status !== 'active') await new Promise((r) => setTimeout(r, 50));
+      await handle.signal(disconnectSignal, { reason: 'recorded scenario' });
+      await handle.result();
+      const file = path.join(OUT, 'channel-connect-disconnect.json');
+      // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
+      const json = execFileSync(toolPath('temporal'), ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--output', 'json']);
+      writeFileSync(file, json);
+      process.stdout.write(`saved ${path.relative(ROOT, file)}\n`);
+    });
+  } finally {
+    await nativeConnection.close();
+    await connection.close();
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

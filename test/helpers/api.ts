@@ -1,0 +1,34 @@
+// An API app wired to the run's real Temporal and MongoDB, called in-process through app.request.
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import { createApp } from '../../api/app';
+import { pingDatabase } from '../../lib/db';
+import { pingTemporal } from '../../lib/temporal';
+import { requireEnv } from './env';
+
+export async function createTestApi(taskQueue: string, opts: { temporalAddress?: string } = {}) {
+  const connection = opts.temporalAddress ? Connection.lazy({ address: opts.temporalAddress }) : await Connection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
+  const temporal = new Client({ connection });
+  const app = createApp({
+    log: pino({ level: 'silent' }),
+    temporal,
+    taskQueue,
+    readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(connection, 1000) },
+  });
+
+  async function call(method: string, path: string, init: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...init.headers };
+    if (init.key) headers.authorization = `Bearer ${init.key}`;
+    let body: string | undefined;
+    if (init.rawBody !== undefined) body = init.rawBody;
+    else if (init.body !== undefined) body = JSON.stringify(init.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await app.request(path, { method, headers, body });
+    const text = await res.text();
+    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    return { status: res.status, json, text, headers: res.headers };
+  }
+
+  return { app, temporal, call, close: () => connection.close() };
+}
