@@ -3,6 +3,8 @@ import { PLATFORMS } from '../lib/domain/channel';
 
 // One person; each identity is how one channel knows them. Replies always route through the
 // conversation's own channel identity, so merging contacts never changes where a reply goes.
+// `identities` here is a denormalized copy for display and search; uniqueness lives in
+// contact_identities (a unique index over array elements is not enforced by FerretDB).
 const identitySchema = new Schema(
   {
     channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },
@@ -23,7 +25,7 @@ const contactSchema = new Schema(
   },
   { timestamps: true },
 );
-contactSchema.index({ 'identities.channelId': 1, 'identities.externalId': 1 }, { unique: true, sparse: true });
+contactSchema.index({ tenantId: 1, 'identities.externalId': 1 });
 contactSchema.index({ tenantId: 1, name: 1 });
 
 export type Contact = InferSchemaType<typeof contactSchema>;

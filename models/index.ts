@@ -2,6 +2,7 @@ export * from './tenant';
 export * from './api-key';
 export * from './channel';
 export * from './contact';
+export * from './contact-identity';
 export * from './conversation';
 export * from './message';
 export * from './webhook-event';

@@ -45,7 +45,7 @@ describe('API on real Temporal and MongoDB', () => {
   });
 
   it('answers 401 without a key, with a malformed header, and with an unknown key', async () => {
-    for (const headers of [{}, { authorization: adminKey }, { authorization: 'Bearer sbk_' + 'x'.repeat(43) }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: adminKey }, { authorization: 'Bearer sbk_' + 'x'.repeat(43) }]) {
       const res = await api.call('GET', '/v1/channels', { headers });
       assert.equal(res.status, 401, JSON.stringify(headers));
       assert.equal(res.json.error.code, 'unauthorized');
