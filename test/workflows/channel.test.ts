@@ -1,4 +1,4 @@
-// The channel workflow's own logic, on the time-skipping test server, with its activities stubbed
+// The channel workflow's own logic, on the time-skipping test server (timers fire at once), with its activities stubbed
 // (this is a unit test of the workflow; the integration suite runs the real activities).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ChannelStatus } from '../../lib/domain/channel';
 import { toolPath } from '../../scripts/stack/tools';
 import { channelStatusQuery, disconnectSignal, type channelWorkflow } from '../../workflows/channel';
-import { SA_CHANNEL_STATUS, SEARCH_ATTRIBUTE_KEYS } from '../../lib/domain/search-attributes';
+import { SA_CHANNEL_STATUS } from '../../lib/domain/search-attributes';
+import { ensureSearchAttributes } from '../../workers/search-attributes';
 import { workflowBundle } from '../helpers/env';
 
 describe('channel workflow', () => {
@@ -16,9 +17,11 @@ describe('channel workflow', () => {
   const recorded: { channelId: string; status: ChannelStatus; reason?: string }[] = [];
 
   before(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: toolPath('temporal') }, searchAttributes: SEARCH_ATTRIBUTE_KEYS, log: { format: 'json', level: 'error' } },
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
     });
+    // The same registration the worker does at start-up on a namespace that lacks them.
+    await ensureSearchAttributes(env.connection, 'default', { info: () => undefined, warn: (...args: unknown[]) => assert.fail(String(args)) });
   });
   after(async () => {
     await env?.teardown();
