@@ -36,6 +36,13 @@ export function adminRoutes(ctx: SandboxContext, platforms: Map<string, Platform
 
   admin.get('/world', (c) => c.json(Object.fromEntries([...platforms].map(([name, p]) => [name, p.describe()]))));
 
+  admin.get('/apps', (c) => c.json(ctx.apps.snapshot()));
+  admin.post('/apps/:name/redirect-uris', async (c) => {
+    const { uri } = await body(c, z.object({ uri: z.url() }));
+    try { ctx.apps.addRedirectUri(c.req.param('name'), uri); } catch (err) { throw new AdminError((err as Error).message, 404); }
+    return c.json(ctx.apps.get(c.req.param('name')));
+  });
+
   admin.get('/faults', (c) => c.json({ data: ctx.faults.list() }));
   admin.post('/faults', async (c) => c.json(ctx.faults.add(await body(c, FaultRuleSchema)), 201));
   admin.delete('/faults/:id', (c) => (ctx.faults.remove(Number(c.req.param('id'))) ? c.body(null, 204) : c.json({ error: 'no such fault rule' }, 404)));

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MiddlewareHandler, Context as HonoContext } from 'hono';
 import type { Logger } from 'pino';
+import { AppRegistry } from './apps';
 import { FaultInjector, type FaultDecision } from './faults';
 import { createRandom, type Random } from './random';
 import { Recorder } from './recorder';
@@ -14,6 +15,8 @@ export interface SandboxContext {
   now(): number;
   advanceClock(seconds: number): void;
   random: Random;
+  /** Our product's registered apps on each platform (client IDs, secrets, redirect URIs). */
+  apps: AppRegistry;
   tokens: TokenStore;
   faults: FaultInjector;
   recorder: Recorder;
@@ -33,6 +36,7 @@ export function createContext(opts: { seed: number; log: Logger; publicUrl: () =
     now,
     advanceClock: (seconds) => { offsetMs += seconds * 1000; },
     random,
+    apps: new AppRegistry(),
     tokens: new TokenStore(now),
     faults: new FaultInjector(random, opts.hangMs),
     recorder: new Recorder(),
