@@ -52,18 +52,33 @@ export type FaultRenderer = (c: HonoContext, decision: Exclude<FaultDecision, { 
 
 const SECRET_HEADER = /^(authorization|x-twilio-signature|x-hub-signature(-256)?)$/i;
 
+export interface EndpointSpec {
+  /** Platform key (faults, recordings): "meta", "whatsapp", "twilio", "tiktok", "google". */
+  platform: string;
+  /** Endpoint name for fault rules and recordings, e.g. "send", "oauth.token". */
+  name: string;
+  renderFault: FaultRenderer;
+  /**
+   * For paths two platforms share (graph.facebook.com/{id}/messages is Messenger's for a Page ID
+   * and WhatsApp's for a phone number ID): return false to leave the request to the next route.
+   */
+  owns?: (c: HonoContext) => boolean;
+}
+
 /**
- * Wraps one platform endpoint: applies injected latency and faults, and records the request
- * (with its raw body) and the status it got. Every simulated route goes through this.
+ * One simulated platform endpoint as a single Hono handler: applies injected latency and faults,
+ * records the request (raw body included) and the status it got, then runs `handler` with the raw
+ * body. Every simulated route is built with this.
  */
-export function endpoint(ctx: SandboxContext, platform: string, name: string, renderFault: FaultRenderer): MiddlewareHandler {
+export function route(ctx: SandboxContext, spec: EndpointSpec, handler: (c: HonoContext, rawBody: string) => Response | Promise<Response>): MiddlewareHandler {
   return async (c, next) => {
+    if (spec.owns && !spec.owns(c)) return next();
     const body = ['GET', 'HEAD'].includes(c.req.method) ? '' : await c.req.text();
-    const decision = ctx.faults.decide(platform, name);
+    const decision = ctx.faults.decide(spec.platform, spec.name);
     if (decision.latencyMs > 0) await new Promise((r) => setTimeout(r, decision.latencyMs));
     const url = new URL(c.req.url);
     const record = (status: number, fault?: string) => ctx.recorder.record({
-      at: ctx.now(), platform, endpoint: name, method: c.req.method, path: url.pathname,
+      at: ctx.now(), platform: spec.platform, endpoint: spec.name, method: c.req.method, path: url.pathname,
       query: Object.fromEntries(url.searchParams), body, status, fault,
       headers: Object.fromEntries([...c.req.raw.headers].map(([k, v]) => [k, SECRET_HEADER.test(k) ? `${v.slice(0, 12)}…` : v])),
     });
@@ -73,11 +88,12 @@ export function endpoint(ctx: SandboxContext, platform: string, name: string, re
       return c.text('Gateway Timeout', 504);
     }
     if (decision.kind !== 'none') {
-      const res = await renderFault(c, decision);
+      const res = await spec.renderFault(c, decision);
       record(res.status, decision.kind);
       return res;
     }
-    await next();
-    record(c.res.status);
+    const res = await handler(c, body);
+    record(res.status);
+    return res;
   };
 }
