@@ -5,6 +5,7 @@ import mongoose from 'mongoose';
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, pingDatabase } from '../lib/db';
 import { createLogger } from '../lib/logger';
+import { connectWithRetry } from '../lib/retry';
 import { createTemporalClient, pingTemporal } from '../lib/temporal';
 import { createApp } from './app';
 
@@ -20,18 +21,9 @@ const app = createApp({
 });
 
 let stopping = false;
-async function connectDatabaseUntilUp() {
-  for (let attempt = 1; !stopping; attempt++) {
-    try {
-      await connectDatabase(config.MONGODB_URI);
-      log.info('connected to MongoDB');
-      return;
-    } catch (err) {
-      log.warn({ err: (err as Error).message, attempt }, 'MongoDB not reachable yet; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5000)));
-    }
-  }
-}
+// Serve at once; /readyz reports MongoDB unreachable until this connects.
+void connectWithRetry('MongoDB', () => connectDatabase(config.MONGODB_URI), { log, stopped: () => stopping })
+  .then((db) => db && log.info('connected to MongoDB'));
 
 const server = serve({ fetch: app.fetch, hostname: config.API_HOST, port: config.API_PORT }, (info) => {
   log.info({ port: info.port }, `API listening on http://localhost:${info.port}`);
@@ -41,7 +33,6 @@ server.on('error', (err: NodeJS.ErrnoException) => {
   else log.fatal({ err }, 'API server failed');
   process.exit(1);
 });
-void connectDatabaseUntilUp();
 
 async function shutdown(signal: string) {
   if (stopping) return;

@@ -103,6 +103,8 @@ async function main() {
       API_PORT: String(env.API_PORT),
       SANDBOX_PORT: String(env.SANDBOX_PORT),
       SANDBOX_URL: `http://127.0.0.1:${env.SANDBOX_PORT}`,
+      // The sandbox delivers each platform's webhooks to the API, as the real platforms would.
+      SANDBOX_WEBHOOK_BASE_URL: process.env.SANDBOX_WEBHOOK_BASE_URL ?? `http://127.0.0.1:${env.API_PORT}/webhooks`,
       LOG_PRETTY: process.env.LOG_PRETTY ?? (tty ? 'true' : 'false'),
     };
     const node = (name: 'sandbox' | 'worker' | 'api', entry: string) =>

@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase } from '../lib/db';
 import { createLogger } from '../lib/logger';
+import { connectWithRetry } from '../lib/retry';
 import { ensureSearchAttributes } from './search-attributes';
 import { createSwitchboardWorker } from './worker';
 import mongoose from 'mongoose';
@@ -19,8 +20,8 @@ async function main() {
     logger: new DefaultLogger('WARN', (entry) => log[PINO_LEVEL[entry.level]]({ sdk: entry.meta }, entry.message)),
   });
 
-  await connectWithRetry(log, 'MongoDB', () => connectDatabase(config.MONGODB_URI));
-  const connection = await connectWithRetry(log, 'Temporal', () => NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+  await connectWithRetry('MongoDB', () => connectDatabase(config.MONGODB_URI), { log, maxAttempts: 30 });
+  const connection = (await connectWithRetry('Temporal', () => NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }), { log, maxAttempts: 30 }))!;
   await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
 
   const worker = await createSwitchboardWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
@@ -29,18 +30,6 @@ async function main() {
   await connection.close();
   await mongoose.disconnect();
   log.info('worker stopped');
-}
-
-async function connectWithRetry<T>(log: ReturnType<typeof createLogger>, what: string, connect: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connect();
-    } catch (err) {
-      if (attempt >= 30) throw err;
-      log.warn({ err: (err as Error).message, attempt }, `${what} not reachable yet; retrying`);
-      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5000)));
-    }
-  }
 }
 
 main().catch((err) => {
