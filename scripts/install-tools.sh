@@ -95,4 +95,42 @@ elif [ -z "${MONGODB_URI:-}" ]; then
 "could not build FerretDB $FERRETDB_VERSION (needs Go and access to the Go module proxy).
 Either set FERRETDB_PATH to an existing 'ferretdb' binary, or MONGODB_URI to a running MongoDB."
 fi
+# --- GreenMail (real SMTP + IMAP server for the email sandbox) -----------------------
+# The standalone jar from Maven Central, fetched with Maven into .tools/lib; run with Java 17+
+# (JAVA_HOME, else `java` on PATH). GreenMail 2.1.x needs Java 17. Override: GREENMAIL_JAR (an existing jar).
+GREENMAIL_VERSION=2.1.13
+LIB="$TOOLS/lib"
+
+java_bin() { if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; else command -v java; fi; }
+check_java() { # fails unless Java 17+ is there
+  local java major
+  java="$(java_bin)" || fail "GreenMail (email sandbox) needs Java 17+: set JAVA_HOME or put 'java' on PATH."
+  major="$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p')"
+  [ "${major:-0}" -ge 17 ] || fail "GreenMail $GREENMAIL_VERSION needs Java 17+, but $java is Java ${major:-unknown}: set JAVA_HOME to a Java 17+ installation."
+}
+
+install_greenmail() {
+  local jar="$LIB/greenmail-standalone-$GREENMAIL_VERSION.jar" stamp="$LIB/.greenmail-$GREENMAIL_VERSION"
+  [ -f "$jar" ] && [ -f "$stamp" ] && return 0
+  command -v mvn >/dev/null || return 1
+  say "installing GreenMail $GREENMAIL_VERSION (Maven Central com.icegreen:greenmail-standalone)"
+  local tmp; tmp="$(mktemp -d)"
+  if ! (cd "$tmp" && mvn -B -q dependency:copy "-Dartifact=com.icegreen:greenmail-standalone:$GREENMAIL_VERSION" "-DoutputDirectory=$tmp/out") >"$tmp/mvn.log" 2>&1 \
+    || [ ! -s "$tmp/out/greenmail-standalone-$GREENMAIL_VERSION.jar" ]; then
+    cat "$tmp/mvn.log" >&2; rm -rf "$tmp"; return 1
+  fi
+  mkdir -p "$LIB"; rm -f "$LIB/greenmail-standalone-"*.jar "$LIB/.greenmail-"*
+  mv "$tmp/out/greenmail-standalone-$GREENMAIL_VERSION.jar" "$jar"
+  rm -rf "$tmp"; touch "$stamp"
+}
+
+if [ -n "${GREENMAIL_JAR:-}" ]; then
+  [ -f "$GREENMAIL_JAR" ] || fail "GREENMAIL_JAR=$GREENMAIL_JAR is not a file."
+  check_java
+else
+  install_greenmail || fail \
+"could not install GreenMail $GREENMAIL_VERSION (com.icegreen:greenmail-standalone from Maven Central needs 'mvn' and access to Maven Central).
+Set GREENMAIL_JAR to an existing greenmail-standalone jar (2.1.x, Java 17+)."
+  check_java
+fi
 exit 0

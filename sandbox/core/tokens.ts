@@ -58,9 +58,10 @@ export class TokenStore {
     return 'valid';
   }
 
-  /** Seconds until expiry (rounded down), or null. */
+  /** Seconds until expiry, or null. Rounded to the nearest second, so a token answered in the
+   *  same request it was issued in reports exactly its lifetime. */
   expiresIn(token: IssuedToken): number | null {
-    return token.expiresAt === null ? null : Math.max(0, Math.floor((token.expiresAt - this.now()) / 1000));
+    return token.expiresAt === null ? null : Math.max(0, Math.round((token.expiresAt - this.now()) / 1000));
   }
 
   revoke(filter: { token?: string; platform?: string; subject?: string }, reason: IssuedToken['revoked']): number {

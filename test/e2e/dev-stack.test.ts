@@ -72,12 +72,14 @@ describe('npm start (embedded stack)', () => {
   it('comes up ready, with the Temporal UI and the API docs', async () => {
     const stack = startStack(env);
     running.push(stack);
-    await waitForOutput(stack, /Switchboard is up/);
+    await waitForOutput(stack, /Ctrl-C stops everything/); // the last line of the banner
     assert.match(stack.output(), new RegExp(`http://localhost:${ports.api}/docs`));
     assert.match(stack.output(), new RegExp(`Temporal UI  http://localhost:${ports.ui}`));
     assert.equal((await api('/readyz')).status, 200);
     assert.equal((await api('/docs')).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200);
+    const sandbox = (await (await fetch(`http://127.0.0.1:${ports.sandbox}/`)).json()) as { platforms: string[] };
+    assert.deepEqual([...sandbox.platforms].sort(), ['email', 'google', 'meta', 'tiktok', 'twilio', 'whatsapp']);
 
     const created = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/tenant-create.ts', '--name', 'Acme'], {
       cwd: ROOT, encoding: 'utf8', env: { ...env, MONGODB_URI: `mongodb://127.0.0.1:${ports.ferret}/switchboard` },
@@ -113,7 +115,16 @@ describe('npm start (embedded stack)', () => {
   it('finds its data again on the next start: tenant, key, channel and its running workflow', async () => {
     const stack = startStack(env);
     running.push(stack);
-    await waitForOutput(stack, /Switchboard is up/);
+    try {
+      await waitForOutput(stack, /Ctrl-C stops everything/); // the last line of the banner
+      await checkRestartedStack();
+    } finally {
+      stack.child.kill('SIGINT');
+    }
+    assert.equal(await stack.exit, 0);
+  });
+
+  async function checkRestartedStack() {
     const got = await api(`/v1/channels/${channelId}`, { headers: { authorization: `Bearer ${adminKey}` } });
     assert.equal(got.status, 200);
     assert.equal(((await got.json()) as { channel: { status: string } }).channel.status, 'active');
@@ -128,9 +139,7 @@ describe('npm start (embedded stack)', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status, 'disconnected');
-    stack.child.kill('SIGINT');
-    assert.equal(await stack.exit, 0);
-  });
+  }
 
   it('names a port that is already taken, and starts nothing', async () => {
     const blocker = net.createServer();
