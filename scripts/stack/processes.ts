@@ -36,6 +36,8 @@ export function startProcess(opts: StartOptions): Service {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.once('error', (err) => resolve(`spawn failed: ${err.message}`));
   });
+  const watchdog = child.pid ? watchOverChild(child.pid) : undefined;
+  void exited.then(() => watchdog?.kill());
   let stopping: Promise<void> | undefined;
   return {
     name: opts.name,
@@ -52,6 +54,22 @@ export function startProcess(opts: StartOptions): Service {
       return stopping;
     },
   };
+}
+
+/**
+ * If this process dies without stopping its children (SIGKILL, a crash), nothing else would: the
+ * Temporal server, FerretDB and the rest would live on as orphans holding their ports. A tiny
+ * shell per child blocks reading a pipe only we hold; when we die the pipe closes and it stops
+ * the child (SIGTERM, then SIGKILL).
+ */
+function watchOverChild(pid: number): ChildProcess {
+  const script = 'read _line; kill -TERM "$1" 2>/dev/null || exit 0; i=0; '
+    + 'while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL "$1" 2>/dev/null; exit 0';
+  const watchdog = spawn('sh', ['-c', script, 'switchboard-watchdog', String(pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+  watchdog.on('error', () => undefined);
+  return watchdog;
 }
 
 export class PortInUseError extends Error {

@@ -61,7 +61,8 @@ describe('npm start (embedded stack)', () => {
     delete env.ENCRYPTION_KEYS;
   });
   after(async () => {
-    for (const s of running) if (s.child.exitCode === null) { s.child.kill('SIGKILL'); }
+    for (const s of running) if (s.child.exitCode === null) s.child.kill('SIGTERM');
+    await Promise.race([Promise.all(running.map((s) => s.exit)), new Promise((r) => setTimeout(r, 20_000))]);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -154,5 +155,17 @@ describe('npm start (embedded stack)', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('leaves nothing behind even when it is killed outright (SIGKILL)', async () => {
+    const stack = startStack(env);
+    running.push(stack);
+    await waitForOutput(stack, /Ctrl-C stops everything/);
+    const children = descendants(stack.child.pid!);
+    stack.child.kill('SIGKILL');
+    await stack.exit;
+    const deadline = Date.now() + 20_000;
+    while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(children.filter(alive), [], 'orphans left behind');
   });
 });

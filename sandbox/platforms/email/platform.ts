@@ -20,6 +20,9 @@ export const EMAIL_MAILBOXES: readonly GreenMailUser[] = [
 ];
 export const CUSTOMER_DOMAIN = 'customers.example';
 export const SENT_FOLDER = 'Sent';
+/** Largest seeded email history per mailbox (see seed()). */
+const MAX_SEED_CONVERSATIONS = 50;
+const MAX_SEED_MESSAGES = 50;
 const CUSTOMER_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
 
 interface Thread {
@@ -82,8 +85,14 @@ export const createEmailPlatform: PlatformFactory = async (ctx: SandboxContext):
     return { from, to, raw, messageId };
   }
 
-  async function seed(options: SeedOptions): Promise<void> {
-    if (options.conversations <= 0 || options.messagesPerConversation <= 0) return;
+  async function seed(requested: SeedOptions): Promise<void> {
+    if (requested.conversations <= 0 || requested.messagesPerConversation <= 0) return;
+    // GreenMail keeps every message in its JVM heap: cap the history so large benchmark worlds
+    // (100 x 1,000 for the API platforms) still start. The email channel is measured separately.
+    const options = { conversations: Math.min(requested.conversations, MAX_SEED_CONVERSATIONS), messagesPerConversation: Math.min(requested.messagesPerConversation, MAX_SEED_MESSAGES) };
+    if (options.conversations !== requested.conversations || options.messagesPerConversation !== requested.messagesPerConversation) {
+      ctx.log.warn({ requested, seeded: options }, 'email history capped (GreenMail holds mail in memory)');
+    }
     const total = EMAIL_MAILBOXES.length * options.conversations * options.messagesPerConversation;
     const start = ctx.now() - total * 60_000; // one message a minute, ending now
     const jobs: Array<{ thread: Thread; slot: number }> = [];
