@@ -6,7 +6,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Types } from 'mongoose';
 import { AppError, notFound } from '../../lib/errors';
 import { CHANNEL_STATUSES, PLATFORMS, channelWorkflowId } from '../../lib/domain/channel';
-import { SA_CHANNEL_STATUS, SA_PLATFORM, SA_TENANT } from '../../lib/domain/search-attributes';
+import { SA_CHANNEL, SA_CHANNEL_STATUS, SA_PLATFORM, SA_TENANT } from '../../lib/domain/search-attributes';
 import { ChannelModel, type Channel } from '../../models';
 import type { channelWorkflow } from '../../workflows/channel';
 import { disconnectSignal } from '../../workflows/channel';
@@ -80,6 +80,7 @@ export function channelRoutes(deps: { temporal: Client; taskQueue: string }) {
           typedSearchAttributes: [
             { key: SA_TENANT, value: tenantId },
             { key: SA_PLATFORM, value: body.platform },
+            { key: SA_CHANNEL, value: String(_id) },
             { key: SA_CHANNEL_STATUS, value: 'pending_auth' },
           ],
         });

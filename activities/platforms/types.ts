@@ -1,0 +1,115 @@
+// The one interface every platform adapter implements (one file per platform beside this one).
+// Adapters are real clients: only their base URLs differ between the sandbox and production.
+// They never log or return secrets except inside `credentials`, which the caller seals at once.
+import type { Platform } from '../../lib/domain/channel';
+
+/** How the caller should treat a failed platform call. */
+export type ErrorClass =
+  | { kind: 'retryable'; message: string; code?: string }
+  | { kind: 'rate_limited'; retryAfterMs: number; message: string; code?: string }
+  | { kind: 'reauth'; message: string; code?: string }
+  | { kind: 'permanent'; message: string; code?: string };
+
+/** A failed platform call, already classified. `message` never contains a token. */
+export class PlatformError extends Error {
+  constructor(readonly platform: Platform, readonly classification: ErrorClass, readonly status?: number) {
+    super(`${platform}: ${classification.message}`);
+    this.name = 'PlatformError';
+  }
+}
+
+export type Capability = 'read' | 'send' | 'send_media' | 'templates' | 'mark_read' | 'webhooks' | 'history';
+
+/** Secrets and token state of one channel; sealed (AES-256-GCM) before they are stored. */
+export type Credentials = Record<string, string | number | boolean | undefined>;
+
+export interface AccountInfo {
+  /** The platform account the channel speaks for: Page ID, IG ID, phone number ID, mailbox… */
+  id: string;
+  name?: string;
+  handle?: string;
+}
+
+export interface ConnectResult {
+  account: AccountInfo;
+  credentials: Credentials;
+  /** When the access token expires (ms since epoch), read from the platform's response. */
+  tokenExpiresAt?: number;
+  /** Non-secret details worth showing (e.g. masked phone number, granted scopes). */
+  credentialHints?: Record<string, string>;
+  settings?: Record<string, unknown>;
+}
+
+export interface RefreshResult {
+  credentials: Credentials;
+  tokenExpiresAt?: number;
+}
+
+export interface NormalizedAttachment {
+  type: 'image' | 'video' | 'audio' | 'file' | 'sticker' | 'location' | 'other';
+  url?: string;
+  mimeType?: string;
+  name?: string;
+  size?: number;
+  platformMediaId?: string;
+}
+
+export interface NormalizedMessage {
+  /** The platform's message ID (mid, wamid, MessageSid, Gmail id, UIDVALIDITY:UID…). */
+  externalId: string;
+  direction: 'inbound' | 'outbound';
+  sender: { externalId: string; name?: string };
+  text?: string;
+  attachments?: NormalizedAttachment[];
+  /** When the platform says it happened (ms since epoch). */
+  timestamp: number;
+}
+
+export interface NormalizedConversation {
+  /** The platform's thread ID (t_…, Gmail threadId, the customer's wa_id…). */
+  externalId: string;
+  /** The customer, as this channel addresses them. */
+  participant: { externalId: string; handle?: string; name?: string };
+  subject?: string;
+  messages: NormalizedMessage[];
+}
+
+/** A JSON-safe position in the platform's history; opaque to everyone but its adapter. */
+export type SyncCursor = Record<string, string | number | boolean | null>;
+
+export interface SyncPage {
+  conversations: NormalizedConversation[];
+  /** Where to continue: pass it back to get the next page. */
+  cursor: SyncCursor;
+  /** No more pages for now (backfill finished / incremental caught up). */
+  done: boolean;
+}
+
+export interface ChannelAdapter {
+  readonly platform: Platform;
+  /** True when connecting goes through an OAuth consent redirect. */
+  readonly usesOAuth: boolean;
+  capabilities(): Capability[];
+
+  /** OAuth platforms: the consent URL the user is sent to. */
+  authorizationUrl?(input: { state: string; redirectUri: string }): string;
+  /** OAuth platforms: code → tokens, long-lived exchange, account discovery. */
+  exchangeCode?(input: { code: string; redirectUri: string; settings?: Record<string, unknown> }): Promise<ConnectResult>;
+  /** Credential platforms (WhatsApp Cloud, Twilio, email): validate what the user gave us. */
+  connectWithCredentials?(input: Record<string, unknown>): Promise<ConnectResult>;
+
+  /** Refreshes tokens before they expire; null when this platform's tokens need no refresh. */
+  refresh?(credentials: Credentials, account: AccountInfo): Promise<RefreshResult | null>;
+  /** A cheap authenticated call proving the credentials still work ("test connection"). */
+  check(credentials: Credentials, account: AccountInfo): Promise<AccountInfo>;
+  /**
+   * One page of history. `mode: 'backfill'` walks the existing history from `cursor` (null: the
+   * start); `mode: 'incremental'` returns what changed since `cursor` (Gmail historyId, IMAP
+   * UIDVALIDITY/UID, Graph timestamps…).
+   */
+  fetchPage(input: { credentials: Credentials; account: AccountInfo; cursor: SyncCursor | null; mode: 'backfill' | 'incremental' }): Promise<SyncPage>;
+  /** Revokes what can be revoked on disconnect (best effort). */
+  revoke?(credentials: Credentials, account: AccountInfo): Promise<void>;
+  /** Classifies any error this adapter's calls throw. */
+  classify(err: unknown): ErrorClass;
+}
