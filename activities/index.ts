@@ -1,9 +1,13 @@
 // Every activity the worker registers. Workflows type their proxies from `Activities`.
+import { createChannelLifecycleActivities, type LifecycleDeps } from './channel-lifecycle';
 import { createChannelRecordActivities } from './channel-records';
 
-export function createActivities() {
+export type ActivityDeps = LifecycleDeps;
+
+export function createActivities(deps: ActivityDeps) {
   return {
     ...createChannelRecordActivities(),
+    ...createChannelLifecycleActivities(deps),
   };
 }
 

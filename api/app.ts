@@ -11,12 +11,21 @@ import { channelRoutes } from './routes/channels';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 import { AppError } from '../lib/errors';
+import type { EncryptionKey } from '../lib/crypto';
+import { stateSigningKey } from '../lib/oauth-state';
+import type { PlatformConfig } from '../lib/platform-config';
+import { oauthRoutes } from './routes/oauth';
 
 export interface AppDeps {
   log: Logger;
   temporal: Client;
   taskQueue: string;
   readiness: ReadinessChecks;
+  keys: EncryptionKey[];
+  platforms: PlatformConfig;
+  /** Public base URL of this API (OAuth redirect URI = `${publicUrl}/v1/oauth/callback`). */
+  publicUrl: string;
+  syncIntervalSeconds?: number;
   maxBodyBytes?: number;
 }
 
@@ -40,9 +49,13 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps.readiness));
   app.route('/', docsRoutes());
 
-  app.use('/v1/*', requireApiKey);
+  const stateKey = stateSigningKey(deps.keys);
+  const redirectUri = `${deps.publicUrl.replace(/\/$/, '')}/v1/oauth/callback`;
+  // The OAuth callback is reached by the user's browser, authenticated by its signed state.
+  app.route('/', oauthRoutes({ temporal: deps.temporal, keys: deps.keys, stateKey, redirectUri }));
+  app.use('/v1/*', async (c, next) => (c.req.path === '/v1/oauth/callback' ? next() : requireApiKey(c, next)));
   app.route('/', apiKeyRoutes());
-  app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
+  app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer sbk_…`',

@@ -5,6 +5,7 @@ import mongoose from 'mongoose';
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, pingDatabase } from '../lib/db';
 import { createLogger } from '../lib/logger';
+import { platformConfig } from '../lib/platform-config';
 import { connectWithRetry } from '../lib/retry';
 import { createTemporalClient, pingTemporal } from '../lib/temporal';
 import { createApp } from './app';
@@ -18,6 +19,10 @@ const app = createApp({
   temporal: temporal.client,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(temporal.connection) },
+  keys: config.ENCRYPTION_KEYS,
+  platforms: platformConfig(),
+  publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}`,
+  syncIntervalSeconds: config.SYNC_INTERVAL_SECONDS,
 });
 
 let stopping = false;

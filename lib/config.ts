@@ -43,6 +43,8 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.url().optional(),
 
   SANDBOX_URL: z.url().optional(),
+  /** How often each channel syncs incrementally (webhooks bring most messages sooner). */
+  SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
 
   ENCRYPTION_KEYS: encryptionKeys,
 });

@@ -18,6 +18,11 @@ const channelSchema = new Schema(
     },
     // Tokens, passwords and app secrets, sealed; the API shows only `credentialHints`.
     credentials: { type: sealedSchema, select: false },
+    // What the user gave to connect (an OAuth code, or credentials to validate), sealed, until
+    // the channel workflow's connect step consumes it.
+    pendingAuth: { type: sealedSchema, select: false },
+    // SHA-256 of the nonce in the outstanding OAuth state; consumed once by the callback.
+    oauthNonceHash: { type: String, select: false },
     credentialHints: { type: Map, of: String, default: undefined },
     tokenExpiresAt: { type: Date },
     webhookVerifyTokenHash: { type: String, select: false },
@@ -27,8 +32,11 @@ const channelSchema = new Schema(
     cursor: { type: Schema.Types.Mixed },
     backfill: {
       done: { type: Boolean, default: false },
+      pages: { type: Number, default: 0 },
       conversations: { type: Number, default: 0 },
       messages: { type: Number, default: 0 },
+      cursor: { type: Schema.Types.Mixed },
+      finishedAt: { type: Date },
     },
     lastSyncedAt: { type: Date },
     lastError: { type: String },

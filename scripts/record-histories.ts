@@ -5,15 +5,16 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { channelStatusQuery, disconnectSignal, type channelWorkflow } from '../workflows/channel';
+import { channelStatusQuery, connectUpdate, disconnectSignal, syncNowSignal, type channelWorkflow } from '../workflows/channel';
 import { WORKFLOWS_PATH } from '../workers/worker';
 import { freePort } from './stack/processes';
 import { startTemporal } from './stack/services';
 import { ROOT, toolPath } from './stack/tools';
 
 const OUT = path.join(ROOT, 'test', 'histories');
+const until = async (probe: () => Promise<boolean>) => { while (!(await probe())) await new Promise((r) => setTimeout(r, 50)); };
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -23,21 +24,41 @@ async function main() {
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
+  let revoked = false;
+  let syncs = 0;
   try {
     const taskQueue = 'record-histories';
     const worker = await Worker.create({
       connection: nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH,
-      activities: { recordChannelStatus: async () => undefined },
+      activities: {
+        recordChannelStatus: async () => undefined,
+        connectChannel: async () => ({ accountName: 'Shop', tokenExpiresAt: Date.now() + 3_600_000, capabilities: ['read'] }),
+        syncChannel: async ({ mode }: { mode: string }) => {
+          syncs++;
+          if (revoked) throw ApplicationFailure.create({ type: 'Reauth', message: 'token revoked', nonRetryable: true });
+          return { pages: 1, conversations: 1, messagesInserted: 5, done: mode === 'incremental' || syncs >= 2 };
+        },
+        refreshChannelToken: async () => ({ tokenExpiresAt: Date.now() + 3_600_000 }),
+        checkChannel: async () => ({ ok: true, accountName: 'Shop' }),
+        revokeChannelAccess: async () => ({ revoked: true }),
+      },
     });
     await worker.runUntil(async () => {
-      // channel-connect-disconnect: active, queried, then disconnected by signal.
+      // channel-lifecycle: connect, backfill (2 pages), sync now, auth lost, reconnect, disconnect.
       const handle = await client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
-        taskQueue, workflowId: 'channel:tenant1:gmail:channel1', args: [{ tenantId: 'tenant1', channelId: 'channel1', platform: 'gmail' }],
+        taskQueue, workflowId: 'channel:tenant1:messenger:channel1', args: [{ tenantId: 'tenant1', channelId: 'channel1', platform: 'messenger', syncIntervalSeconds: 300 }],
       });
-      while ((await handle.query(channelStatusQuery)).status !== 'active') await new Promise((r) => setTimeout(r, 50));
+      await handle.executeUpdate(connectUpdate);
+      await until(async () => (await handle.query(channelStatusQuery)).backfill.done);
+      revoked = true;
+      await handle.signal(syncNowSignal);
+      await until(async () => (await handle.query(channelStatusQuery)).status === 'reauth_required');
+      revoked = false;
+      await handle.executeUpdate(connectUpdate);
+      await until(async () => (await handle.query(channelStatusQuery)).lastSyncAt !== null && (await handle.query(channelStatusQuery)).status === 'active');
       await handle.signal(disconnectSignal, { reason: 'recorded scenario' });
       await handle.result();
-      const file = path.join(OUT, 'channel-connect-disconnect.json');
+      const file = path.join(OUT, 'channel-lifecycle.json');
       // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
       const json = execFileSync(toolPath('temporal'), ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--output', 'json']);
       writeFileSync(file, json);

@@ -3,6 +3,7 @@
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase } from '../lib/db';
+import { platformConfig } from '../lib/platform-config';
 import { createLogger } from '../lib/logger';
 import { connectWithRetry } from '../lib/retry';
 import { ensureSearchAttributes } from './search-attributes';
@@ -24,7 +25,10 @@ async function main() {
   const connection = (await connectWithRetry('Temporal', () => NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }), { log, maxAttempts: 30 }))!;
   await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
 
-  const worker = await createSwitchboardWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  const worker = await createSwitchboardWorker({
+    connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig() },
+  });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   await worker.run(); // resolves after a shutdown signal, once in-flight tasks are done
   await connection.close();

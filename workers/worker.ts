@@ -1,6 +1,6 @@
 // Builds the Switchboard worker: every workflow and activity on one task queue.
 import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 
 export interface SwitchboardWorkerOptions {
   connection: NativeConnection;
@@ -8,6 +8,8 @@ export interface SwitchboardWorkerOptions {
   taskQueue: string;
   /** A prebuilt bundle (tests build one per run); otherwise the worker bundles workflows/ itself. */
   workflowBundle?: WorkflowBundle;
+  /** Encryption keys and platform configuration the activities use. */
+  activityDeps: ActivityDeps;
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -17,7 +19,7 @@ export async function createSwitchboardWorker(opts: SwitchboardWorkerOptions): P
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: createActivities(),
+    activities: createActivities(opts.activityDeps),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: '10 seconds',
   });

@@ -1,14 +1,28 @@
 // The channel workflow: one per connected channel, for as long as it stays connected. It owns the
-// channel's state and is the only writer of its status. (The connect/sync/refresh steps arrive
-// with the channel-lifecycle work; this is the skeleton they hang on.)
+// channel's state machine and is the only writer of its status:
+//
+//   pending_auth ──connect──▶ active ⇄ syncing (backfill) ⇄ degraded / rate_limited
+//        ▲                      │
+//        └── reauth_required ◀──┘ (the platform refused our token: stop calling it until reconnected)
+//   any ──disconnect──▶ disconnected (revoke what can be revoked; the workflow ends)
+//
+// It backfills history page by page, then syncs incrementally on an interval and on demand, and
+// refreshes tokens on a durable timer before they expire. Inputs, signals, updates, results and
+// search attributes carry IDs and states only: credentials stay sealed in MongoDB.
 import {
+  ActivityFailure,
   ApplicationFailure,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   defineQuery,
   defineSignal,
+  defineUpdate,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { PLATFORMS, type ChannelStatus, type Platform } from '../lib/domain/channel';
@@ -19,44 +33,256 @@ export interface ChannelWorkflowInput {
   tenantId: string;
   channelId: string;
   platform: Platform;
+  /** Incremental sync interval (default 300 s). */
+  syncIntervalSeconds?: number;
+  /** State carried across continue-as-new. */
+  carried?: CarriedState;
+}
+
+interface CarriedState {
+  status: ChannelStatus;
+  reason?: string;
+  tokenExpiresAt: number | null;
+  backfillDone: boolean;
+  syncRequested: boolean;
 }
 
 export interface ChannelState {
   status: ChannelStatus;
   since: string;
   reason?: string;
+  tokenExpiresAt: string | null;
+  nextRefreshAt: string | null;
+  backfill: { done: boolean; pages: number; messages: number };
+  lastSyncAt: string | null;
+  lastError: string | null;
 }
+
+export interface ConnectOutcome { ok: boolean; status: ChannelStatus; message: string }
 
 export const channelStatusQuery = defineQuery<ChannelState>('status');
 export const disconnectSignal = defineSignal<[{ reason?: string }]>('disconnect');
+export const syncNowSignal = defineSignal('syncNow');
+/** Runs the connect step on what the API left sealed in MongoDB (an OAuth code or credentials). */
+export const connectUpdate = defineUpdate<ConnectOutcome>('connect');
+/** A consent that was denied or abandoned: stays pending_auth, with the reason shown. */
+export const authorizationFailedSignal = defineSignal<[{ reason: string }]>('authorizationFailed');
+export const testConnectionUpdate = defineUpdate<ConnectOutcome>('testConnection');
+export const refreshNowUpdate = defineUpdate<ConnectOutcome>('refreshNow');
 
-const { recordChannelStatus } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+const { recordChannelStatus, connectChannel, checkChannel, refreshChannelToken, revokeChannelAccess } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
 });
+const { syncChannel } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+/** Refresh when 80% of the token's remaining life has passed, at least a minute before expiry. */
+export function refreshDueAt(tokenExpiresAt: number, now: number): number {
+  const remaining = tokenExpiresAt - now;
+  return tokenExpiresAt - Math.max(60_000, remaining * 0.2);
+}
+
+const MAX_HISTORY_EVENTS = 10_000;
 
 export async function channelWorkflow(input: ChannelWorkflowInput): Promise<ChannelState> {
   if (!input.tenantId || !input.channelId || !PLATFORMS.includes(input.platform)) {
     throw ApplicationFailure.nonRetryable('channelWorkflow needs tenantId, channelId and a known platform', 'InvalidInput');
   }
+  const channelId = input.channelId;
+  const syncIntervalMs = (input.syncIntervalSeconds ?? 300) * 1000;
 
-  let state: ChannelState = { status: 'pending_auth', since: new Date().toISOString() };
+  // --- state ---------------------------------------------------------------------------------
+  const state: ChannelState = {
+    status: input.carried?.status ?? 'pending_auth',
+    since: new Date().toISOString(),
+    reason: input.carried?.reason,
+    tokenExpiresAt: input.carried?.tokenExpiresAt ? new Date(input.carried.tokenExpiresAt).toISOString() : null,
+    nextRefreshAt: null,
+    backfill: { done: input.carried?.backfillDone ?? false, pages: 0, messages: 0 },
+    lastSyncAt: null,
+    lastError: null,
+  };
+  let tokenExpiresAt = input.carried?.tokenExpiresAt ?? null;
+  let syncRequested = input.carried?.syncRequested ?? false;
   let disconnectRequested: { reason?: string } | undefined;
 
-  setHandler(channelStatusQuery, () => state);
-  setHandler(disconnectSignal, (request) => {
-    disconnectRequested ??= request;
-  });
-
   async function moveTo(status: ChannelStatus, reason?: string): Promise<void> {
-    await recordChannelStatus({ channelId: input.channelId, status, reason });
-    state = { status, since: new Date().toISOString(), reason };
+    if (state.status === status && state.reason === reason) return;
+    await recordChannelStatus({ channelId, status, reason });
+    Object.assign(state, { status, reason, since: new Date().toISOString() });
     upsertSearchAttributes([{ key: SA_CHANNEL_STATUS, value: status }]);
+    showDetails();
+  }
+  function showDetails() {
+    const b = state.backfill;
+    setCurrentDetails([
+      `**${state.status}**${state.reason ? `: ${state.reason}` : ''}`,
+      `backfill: ${b.done ? 'done' : 'in progress'} (${b.pages} pages, ${b.messages} messages)`,
+      `last sync: ${state.lastSyncAt ?? 'never'}; next token refresh: ${state.nextRefreshAt ?? 'none'}`,
+      state.lastError ? `last error: ${state.lastError}` : '',
+    ].filter(Boolean).join('\n'));
   }
 
-  await moveTo('active');
+  // --- handlers ------------------------------------------------------------------------------
+  setHandler(channelStatusQuery, () => state);
+  setHandler(disconnectSignal, (request) => { disconnectRequested ??= request; });
+  setHandler(syncNowSignal, () => { syncRequested = true; });
+  setHandler(authorizationFailedSignal, async ({ reason }) => {
+    if (state.status === 'pending_auth' || state.status === 'reauth_required') await moveTo(state.status, reason);
+  });
+  setHandler(connectUpdate, async (): Promise<ConnectOutcome> => {
+    if (state.status !== 'pending_auth' && state.status !== 'reauth_required') {
+      return { ok: false, status: state.status, message: 'the channel is not waiting for authorization' };
+    }
+    try {
+      const connected = await connectChannel({ channelId });
+      tokenExpiresAt = connected.tokenExpiresAt;
+      state.tokenExpiresAt = tokenExpiresAt ? new Date(tokenExpiresAt).toISOString() : null;
+      state.lastError = null;
+      await moveTo('active');
+      syncRequested = true; // resume (or start) syncing from the saved cursor at once
+      return { ok: true, status: 'active', message: `connected to ${connected.accountName}` };
+    } catch (err) {
+      const message = failureMessage(err);
+      state.lastError = message;
+      await moveTo(state.status, message);
+      return { ok: false, status: state.status, message };
+    }
+  });
+  setHandler(testConnectionUpdate, async (): Promise<ConnectOutcome> => {
+    try {
+      const checked = await checkChannel({ channelId });
+      return { ok: true, status: state.status, message: `credentials work (${checked.accountName})` };
+    } catch (err) {
+      await handleFailure(err);
+      return { ok: false, status: state.status, message: failureMessage(err) };
+    }
+  });
+  setHandler(refreshNowUpdate, async (): Promise<ConnectOutcome> => {
+    const ok = await refreshToken();
+    return { ok, status: state.status, message: ok ? `token valid until ${state.tokenExpiresAt ?? 'it is revoked'}` : state.lastError ?? 'refresh failed' };
+  });
 
-  await condition(() => disconnectRequested !== undefined);
-  await moveTo('disconnected', disconnectRequested?.reason ?? 'disconnected by user');
+  // --- steps ---------------------------------------------------------------------------------
+  /** Applies a failed step to the state machine: reauth stops platform calls until reconnected. */
+  async function handleFailure(err: unknown): Promise<void> {
+    const message = failureMessage(err);
+    state.lastError = message;
+    switch (failureType(err)) {
+      case 'Reauth':
+        await moveTo('reauth_required', message);
+        return;
+      case 'RateLimited': {
+        await moveTo('rate_limited', message);
+        await condition(() => disconnectRequested !== undefined, retryAfterMs(err) ?? 60_000);
+        if (state.status === 'rate_limited') await moveTo('active');
+        return;
+      }
+      default:
+        await moveTo('degraded', message);
+    }
+  }
+
+  async function refreshToken(): Promise<boolean> {
+    try {
+      const refreshed = await refreshChannelToken({ channelId });
+      tokenExpiresAt = refreshed.tokenExpiresAt;
+      state.tokenExpiresAt = tokenExpiresAt ? new Date(tokenExpiresAt).toISOString() : null;
+      return true;
+    } catch (err) {
+      await handleFailure(err);
+      return false;
+    }
+  }
+
+  async function syncOnce(): Promise<boolean> {
+    const mode = state.backfill.done ? 'incremental' : 'backfill';
+    try {
+      if (mode === 'backfill') await moveTo('syncing', 'backfilling history');
+      const result = await syncChannel({ channelId, mode });
+      state.lastSyncAt = new Date().toISOString();
+      if (mode === 'backfill') {
+        state.backfill.pages += result.pages;
+        state.backfill.messages += result.messagesInserted;
+        state.backfill.done = result.done;
+      }
+      state.lastError = null;
+      if (state.status !== 'active' && (result.done || mode === 'incremental')) await moveTo('active');
+      showDetails();
+      return true;
+    } catch (err) {
+      await handleFailure(err);
+      return false;
+    }
+  }
+
+  // --- the story -----------------------------------------------------------------------------
+  showDetails();
+  let failures = 0;
+  while (!disconnectRequested) {
+    // Not authorized (yet, or any more): make no platform calls until connected.
+    if (state.status === 'pending_auth' || state.status === 'reauth_required') {
+      await condition(() => disconnectRequested !== undefined || (state.status !== 'pending_auth' && state.status !== 'reauth_required'));
+      continue;
+    }
+
+    const refreshAt = tokenExpiresAt ? refreshDueAt(tokenExpiresAt, Date.now()) : null;
+    state.nextRefreshAt = refreshAt ? new Date(refreshAt).toISOString() : null;
+    if (refreshAt !== null && Date.now() >= refreshAt) {
+      if (!(await refreshToken())) { failures++; await backoff(failures); }
+      continue;
+    }
+
+    syncRequested = false;
+    const ok = await syncOnce();
+    failures = ok ? 0 : failures + 1;
+    if (!ok) { await backoff(failures); continue; }
+    if (!state.backfill.done) continue; // keep paging through history
+
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) break;
+
+    // Sleep until the next sync, a token refresh, a "sync now", or a disconnect.
+    const wakeAt = Math.min(Date.now() + syncIntervalMs, refreshAt ?? Infinity);
+    await condition(() => disconnectRequested !== undefined || syncRequested, Math.max(1, wakeAt - Date.now()));
+  }
+
+  if (!disconnectRequested) {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof channelWorkflow>({
+      ...input,
+      carried: { status: state.status, reason: state.reason, tokenExpiresAt, backfillDone: state.backfill.done, syncRequested },
+    });
+  }
+
+  await revokeChannelAccess({ channelId });
+  await moveTo('disconnected', disconnectRequested.reason ?? 'disconnected by user');
+  await condition(allHandlersFinished);
   return state;
+
+  /** Waits after consecutive failures (30 s, 1 min, 2 min … up to the sync interval), or until disconnect / sync now. */
+  async function backoff(n: number): Promise<void> {
+    const delay = Math.min(30_000 * 2 ** Math.max(0, n - 1), syncIntervalMs);
+    await condition(() => disconnectRequested !== undefined || syncRequested, delay);
+  }
+}
+
+/** The ApplicationFailure type behind an activity failure (activities/failures.ts). */
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? cause.type ?? undefined : undefined;
+}
+
+function retryAfterMs(err: unknown): number | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { retryAfterMs?: number } | undefined) : undefined;
+  return details?.retryAfterMs;
+}
+
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause ?? err : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -89,14 +89,24 @@ describe('npm start (embedded stack)', () => {
     adminKey = created.stdout.trim().split('\n').pop()!;
     assert.match(adminKey, /^sbk_/);
 
-    const res = await api('/v1/channels', { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ platform: 'email', name: 'Support' }) });
+    // Connect a Messenger Page for real: consent on the sandbox's Facebook dialog, back to our callback.
+    const sandboxUrl = `http://127.0.0.1:${ports.sandbox}`;
+    await fetch(`${sandboxUrl}/__admin/apps/meta/redirect-uris`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: `http://localhost:${ports.api}/v1/oauth/callback` }) });
+    const res = await api('/v1/channels', { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ platform: 'messenger', name: 'Support' }) });
     assert.equal(res.status, 201);
-    channelId = ((await res.json()) as { channel: { id: string } }).channel.id;
+    const connect = (await res.json()) as { channel: { id: string }; authorizeUrl: string };
+    channelId = connect.channel.id;
+    const consent = await fetch(`${connect.authorizeUrl}&sandbox_action=approve`, { redirect: 'manual' });
+    const callback = consent.headers.get('location')!;
+    assert.ok(callback.startsWith(`http://localhost:${ports.api}/v1/oauth/callback?`), callback);
+    const connected = await fetch(callback);
+    assert.equal(connected.status, 200, await connected.clone().text());
     const deadline = Date.now() + 30_000;
     let status = '';
     while (status !== 'active' && Date.now() < deadline) {
       const got = await api(`/v1/channels/${channelId}`, { headers: { authorization: `Bearer ${adminKey}` } });
-      status = ((await got.json()) as { channel: { status: string } }).channel.status;
+      const { channel } = (await got.json()) as { channel: { status: string; backfill: { done: boolean } } };
+      status = channel.backfill.done ? channel.status : 'backfilling';
       if (status !== 'active') await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status, 'active');
@@ -121,8 +131,9 @@ describe('npm start (embedded stack)', () => {
       await checkRestartedStack();
     } finally {
       stack.child.kill('SIGINT');
+      await stack.exit;
     }
-    assert.equal(await stack.exit, 0);
+    assert.equal(stack.child.exitCode, 0);
   });
 
   async function checkRestartedStack() {

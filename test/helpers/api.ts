@@ -4,9 +4,10 @@ import pino from 'pino';
 import { createApp } from '../../api/app';
 import { pingDatabase } from '../../lib/db';
 import { pingTemporal } from '../../lib/temporal';
-import { requireEnv } from './env';
+import { platformConfig } from '../../lib/platform-config';
+import { requireEnv, TEST_KEYS } from './env';
 
-export async function createTestApi(taskQueue: string, opts: { temporalAddress?: string } = {}) {
+export async function createTestApi(taskQueue: string, opts: { temporalAddress?: string; sandboxUrl?: string; syncIntervalSeconds?: number } = {}) {
   const connection = opts.temporalAddress ? Connection.lazy({ address: opts.temporalAddress }) : await Connection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   const temporal = new Client({ connection });
   const app = createApp({
@@ -14,6 +15,10 @@ export async function createTestApi(taskQueue: string, opts: { temporalAddress?:
     temporal,
     taskQueue,
     readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(connection, 1000) },
+    keys: TEST_KEYS,
+    platforms: platformConfig({ SANDBOX_URL: opts.sandboxUrl ?? 'http://127.0.0.1:9' }),
+    publicUrl: 'http://localhost:3000',
+    syncIntervalSeconds: opts.syncIntervalSeconds,
   });
 
   async function call(method: string, path: string, init: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {

@@ -6,6 +6,9 @@ import mongoose from 'mongoose';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { ensureIndexes } from '../../lib/db';
 import { generateEncryptionKeys } from '../../lib/crypto';
+import { loadConfig } from '../../lib/config';
+import { platformConfig } from '../../lib/platform-config';
+import type { ActivityDeps } from '../../activities';
 import { createSwitchboardWorker, WORKFLOWS_PATH } from '../../workers/worker';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -50,9 +53,9 @@ const noop = () => undefined;
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /** Starts the real worker (real activities) on its own task queue; returns a stop function. */
-export async function startTestWorker(taskQueue: string) {
+export async function startTestWorker(taskQueue: string, activityDeps: ActivityDeps = { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: 'http://127.0.0.1:9' }) }) {
   const connection = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
-  const worker = await createSwitchboardWorker({ connection, namespace: 'default', taskQueue, workflowBundle: await workflowBundle() });
+  const worker = await createSwitchboardWorker({ connection, namespace: 'default', taskQueue, workflowBundle: await workflowBundle(), activityDeps });
   const running = worker.run();
   return {
     async stop() {
@@ -64,6 +67,8 @@ export async function startTestWorker(taskQueue: string) {
 }
 
 export const testEncryptionKeys = () => generateEncryptionKeys('test1');
+/** Encryption keys for this test process. */
+export const TEST_KEYS = loadConfig({ MONGODB_URI: 'mongodb://unused/x', ENCRYPTION_KEYS: testEncryptionKeys() }).ENCRYPTION_KEYS;
 
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

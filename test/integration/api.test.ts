@@ -52,24 +52,32 @@ describe('API on real Temporal and MongoDB', () => {
     }
   });
 
-  it('connects a channel: the workflow records it active in MongoDB', async () => {
+  it('starts an OAuth channel in pending_auth with a consent URL, and disconnects it', async () => {
     const res = await api.call('POST', '/v1/channels', { key: adminKey, body: { platform: 'gmail', name: 'Support' } });
     assert.equal(res.status, 201, res.text);
-    const { channel } = res.json;
+    const { channel, authorizeUrl } = res.json;
     assert.equal(channel.status, 'pending_auth');
     assert.equal(channel.workflowId, `channel:${tenantId}:gmail:${channel.id}`);
+    const consent = new URL(authorizeUrl);
+    assert.equal(consent.searchParams.get('redirect_uri'), 'http://localhost:3000/v1/oauth/callback');
+    assert.ok(consent.searchParams.get('state'));
 
-    await eventually('channel active', async () => (await ChannelModel.findById(channel.id).lean())?.status === 'active');
-    const got = await api.call('GET', `/v1/channels/${channel.id}`, { key: adminKey });
-    assert.equal(got.json.channel.status, 'active');
-    const state = await api.temporal.workflow.getHandle(channel.workflowId).query(channelStatusQuery);
-    assert.equal(state.status, 'active');
-
+    const handle = api.temporal.workflow.getHandle(channel.workflowId);
+    assert.equal((await handle.query(channelStatusQuery)).status, 'pending_auth');
     const del = await api.call('DELETE', `/v1/channels/${channel.id}`, { key: adminKey });
     assert.equal(del.status, 202);
     await eventually('channel disconnected', async () => (await ChannelModel.findById(channel.id).lean())?.status === 'disconnected');
-    const result = await api.temporal.workflow.getHandle(channel.workflowId).result();
-    assert.equal(result.status, 'disconnected');
+    assert.equal((await handle.result()).status, 'disconnected');
+  });
+
+  it('refuses credentials on an OAuth platform and a credential platform without them', async () => {
+    const before = await ChannelModel.countDocuments();
+    const a = await api.call('POST', '/v1/channels', { key: adminKey, body: { platform: 'gmail', name: 'x', credentials: { token: 'x' } } });
+    assert.equal(a.status, 400);
+    assert.match(a.json.error.message, /body\.credentials/);
+    const b = await api.call('POST', '/v1/channels', { key: adminKey, body: { platform: 'whatsapp_cloud', name: 'x' } });
+    assert.equal(b.status, 400);
+    assert.equal(await ChannelModel.countDocuments(), before);
   });
 
   it('answers 400 naming the field for a bad body, and writes nothing', async () => {
@@ -120,7 +128,7 @@ describe('API on real Temporal and MongoDB', () => {
 
   it('pages channel lists with a cursor', async () => {
     for (let i = 0; i < 3; i++) {
-      assert.equal((await api.call('POST', '/v1/channels', { key: adminKey, body: { platform: 'email', name: `Box ${i}` } })).status, 201);
+      assert.equal((await api.call('POST', '/v1/channels', { key: adminKey, body: { platform: 'gmail', name: `Box ${i}` } })).status, 201);
     }
     const first = await api.call('GET', '/v1/channels?limit=2', { key: adminKey });
     assert.equal(first.json.data.length, 2);

@@ -1,20 +1,43 @@
-// The channel workflow's own logic, on the time-skipping test server (timers fire at once), with its activities stubbed
-// (this is a unit test of the workflow; the integration suite runs the real activities).
+// The channel workflow's own logic, on the time-skipping test server (timers fire at once), with
+// its activities stubbed (a unit test of the state machine; the integration suite runs the real
+// activities against the sandbox).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ChannelStatus } from '../../lib/domain/channel';
-import { toolPath } from '../../scripts/stack/tools';
-import { channelStatusQuery, disconnectSignal, type channelWorkflow } from '../../workflows/channel';
 import { SA_CHANNEL_STATUS } from '../../lib/domain/search-attributes';
+import { toolPath } from '../../scripts/stack/tools';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
+import { channelStatusQuery, connectUpdate, disconnectSignal, refreshDueAt, syncNowSignal, type ChannelState, type channelWorkflow } from '../../workflows/channel';
 import { workflowBundle } from '../helpers/env';
+
+type Call = { name: string; at: number; args: unknown };
+
+/** Stub activities whose behaviour each test scripts; every call is recorded with the workflow clock. */
+function stubs(env: TestWorkflowEnvironment, script: Partial<Record<string, (n: number) => unknown>> = {}) {
+  const calls: Call[] = [];
+  const counts: Record<string, number> = {};
+  const stub = (name: string, fallback: () => unknown) => async (args: unknown) => {
+    counts[name] = (counts[name] ?? 0) + 1;
+    calls.push({ name, at: (await env.currentTimeMs()) as number, args });
+    const fn = script[name];
+    return fn ? fn(counts[name]!) : fallback();
+  };
+  const activities = {
+    recordChannelStatus: stub('recordChannelStatus', () => undefined),
+    connectChannel: stub('connectChannel', () => ({ accountName: 'Shop', tokenExpiresAt: null, capabilities: ['read'] })),
+    syncChannel: stub('syncChannel', () => ({ pages: 1, conversations: 1, messagesInserted: 1, done: true })),
+    refreshChannelToken: stub('refreshChannelToken', () => ({ tokenExpiresAt: null })),
+    checkChannel: stub('checkChannel', () => ({ ok: true, accountName: 'Shop' })),
+    revokeChannelAccess: stub('revokeChannelAccess', () => ({ revoked: true })),
+  };
+  return { activities, calls, statuses: () => calls.filter((c) => c.name === 'recordChannelStatus').map((c) => (c.args as { status: ChannelStatus }).status) };
+}
 
 describe('channel workflow', () => {
   let env: TestWorkflowEnvironment;
-  const recorded: { channelId: string; status: ChannelStatus; reason?: string }[] = [];
 
   before(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -27,46 +50,148 @@ describe('channel workflow', () => {
     await env?.teardown();
   });
 
-  async function withWorker<T>(fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  async function run(activities: object, fn: (handle: WorkflowHandle<typeof channelWorkflow>) => Promise<void>, opts: { syncIntervalSeconds?: number } = {}) {
     const taskQueue = `wf-${Math.random().toString(36).slice(2)}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: { recordChannelStatus: async (input: (typeof recorded)[number]) => { recorded.push(input); } },
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
+        taskQueue, workflowId: `channel:t1:messenger:${taskQueue}`,
+        args: [{ tenantId: 't1', channelId: 'c1', platform: 'messenger', syncIntervalSeconds: opts.syncIntervalSeconds ?? 300 }],
+      });
+      await fn(handle);
     });
-    return worker.runUntil(fn(taskQueue));
   }
 
-  it('records itself active, answers status queries, and stops on disconnect', async () => {
-    await withWorker(async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
-        taskQueue, workflowId: `channel:t1:gmail:c1-${taskQueue}`,
-        args: [{ tenantId: 't1', channelId: 'c1', platform: 'gmail' }],
-      });
-      let state = await handle.query(channelStatusQuery);
-      for (let i = 0; state.status !== 'active' && i < 50; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        state = await handle.query(channelStatusQuery);
-      }
-      assert.equal(state.status, 'active');
-      const described = await handle.describe();
-      assert.deepEqual(described.typedSearchAttributes.get(SA_CHANNEL_STATUS), 'active');
+  async function waitForState(handle: WorkflowHandle<typeof channelWorkflow>, ok: (s: ChannelState) => boolean) {
+    for (let i = 0; i < 100; i++) {
+      const st = await handle.query(channelStatusQuery);
+      if (ok(st)) return st;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return assert.fail(`channel never reached the expected state: ${JSON.stringify(await handle.query(channelStatusQuery))}`);
+  }
 
-      await handle.signal(disconnectSignal, { reason: 'test' });
-      const result = await handle.result();
-      assert.equal(result.status, 'disconnected');
-      assert.equal(result.reason, 'test');
-      assert.deepEqual(recorded.filter((r) => r.channelId === 'c1').map((r) => r.status), ['active', 'disconnected']);
+  async function waitForStatus(handle: WorkflowHandle<typeof channelWorkflow>, status: ChannelStatus) {
+    for (let i = 0; i < 100; i++) {
+      if ((await handle.query(channelStatusQuery)).status === status) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`channel never became ${status}: ${JSON.stringify(await handle.query(channelStatusQuery))}`);
+  }
+
+  it('waits for authorization, connects, backfills page by page, then syncs on its interval', async () => {
+    const s = stubs(env, { syncChannel: (n) => ({ pages: 1, conversations: 2, messagesInserted: 10, done: n >= 3 }) });
+    await run(s.activities, async (handle) => {
+      assert.equal((await handle.query(channelStatusQuery)).status, 'pending_auth');
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, 0, 'no platform calls before authorization');
+      const outcome = await handle.executeUpdate(connectUpdate);
+      assert.deepEqual(outcome, { ok: true, status: 'active', message: 'connected to Shop' });
+      const state = await waitForState(handle, (st) => st.backfill.done && st.status === 'active');
+      assert.deepEqual(state.backfill, { done: true, pages: 3, messages: 30 });
+      const modes = s.calls.filter((c) => c.name === 'syncChannel').map((c) => (c.args as { mode: string }).mode);
+      assert.deepEqual(modes.slice(0, 3), ['backfill', 'backfill', 'backfill']);
+      // Then incremental syncs, one per interval of workflow time.
+      await env.sleep('16 minutes');
+      const incremental = s.calls.filter((c) => c.name === 'syncChannel' && (c.args as { mode: string }).mode === 'incremental');
+      assert.ok(incremental.length >= 3 && incremental.length <= 5, `expected ~4 incremental syncs in 16 min at a 5 min interval, got ${incremental.length}`);
+      assert.equal((await handle.describe()).typedSearchAttributes.get(SA_CHANNEL_STATUS), 'active');
+      await handle.signal(disconnectSignal, { reason: 'test over' });
+      assert.equal((await handle.result()).status, 'disconnected');
+      assert.equal(s.calls.filter((c) => c.name === 'revokeChannelAccess').length, 1);
+    });
+  });
+
+  it('refreshes the token on a durable timer before it expires', async () => {
+    const s = stubs(env, {
+      connectChannel: async () => ({ accountName: 'Shop', tokenExpiresAt: (await env.currentTimeMs()) + 3_600_000, capabilities: [] }),
+      refreshChannelToken: async () => ({ tokenExpiresAt: (await env.currentTimeMs()) + 3_600_000 }),
+    });
+    await run(s.activities, async (handle) => {
+      const connectedAt = await env.currentTimeMs();
+      await handle.executeUpdate(connectUpdate);
+      await env.sleep('2 hours');
+      const refreshes = s.calls.filter((c) => c.name === 'refreshChannelToken');
+      assert.ok(refreshes.length >= 2, `expected a refresh per hour-long token, got ${refreshes.length}`);
+      const first = refreshes[0]!.at - connectedAt;
+      assert.ok(first < 3_600_000 && first >= 3_600_000 - 15 * 60_000, `first refresh ${first} ms after connect: before expiry, not much earlier`);
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
+    }, { syncIntervalSeconds: 3600 * 24 });
+  });
+
+  it('stops calling the platform after an auth error, and resumes when reconnected', async () => {
+    let revoked = true;
+    const s = stubs(env, {
+      syncChannel: (n) => {
+        if (n >= 2 && revoked) throw ApplicationFailure.create({ type: 'Reauth', message: 'messenger: token revoked (190)', nonRetryable: true });
+        return { pages: 1, conversations: 1, messagesInserted: 1, done: true };
+      },
+    });
+    await run(s.activities, async (handle) => {
+      await handle.executeUpdate(connectUpdate);
+      await handle.signal(syncNowSignal);
+      await waitForStatus(handle, 'reauth_required');
+      const syncsAtReauth = s.calls.filter((c) => c.name === 'syncChannel').length;
+      await env.sleep('3 hours');
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, syncsAtReauth, 'no platform calls while reauth is required');
+      const state = await handle.query(channelStatusQuery);
+      assert.match(state.reason ?? '', /token revoked/);
+
+      revoked = false;
+      const outcome = await handle.executeUpdate(connectUpdate);
+      assert.equal(outcome.ok, true);
+      await waitForStatus(handle, 'active');
+      for (let i = 0; i < 50 && s.calls.filter((c) => c.name === 'syncChannel').length === syncsAtReauth; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(s.calls.filter((c) => c.name === 'syncChannel').length > syncsAtReauth, 'sync resumed after reconnect');
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
+    });
+  });
+
+  it('shows rate_limited and waits the platform\'s delay before calling again', async () => {
+    const s = stubs(env, {
+      syncChannel: (n) => {
+        if (n === 2) throw ApplicationFailure.create({ type: 'RateLimited', message: 'messenger: rate limited (613)', nonRetryable: true, details: [{ retryAfterMs: 600_000 }] });
+        return { pages: 1, conversations: 1, messagesInserted: 0, done: true };
+      },
+    });
+    await run(s.activities, async (handle) => {
+      await handle.executeUpdate(connectUpdate);
+      await handle.signal(syncNowSignal);
+      await waitForStatus(handle, 'rate_limited');
+      await env.sleep('11 minutes');
+      await waitForStatus(handle, 'active');
+      const syncs = s.calls.filter((c) => c.name === 'syncChannel');
+      assert.ok(syncs[2]!.at - syncs[1]!.at >= 600_000, 'the next call came after Retry-After');
+      const transitions = s.statuses().filter((x) => x !== 'syncing').filter((x, i, a) => a[i - 1] !== x);
+      assert.deepEqual(transitions.slice(0, 3), ['active', 'rate_limited', 'active']);
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
+    });
+  });
+
+  it('a failed connect leaves the channel waiting for authorization, with the reason', async () => {
+    const s = stubs(env, { connectChannel: () => { throw ApplicationFailure.create({ type: 'PermanentPlatformError', message: 'instagram: not a business account', nonRetryable: true }); } });
+    await run(s.activities, async (handle) => {
+      const outcome = await handle.executeUpdate(connectUpdate);
+      assert.deepEqual(outcome, { ok: false, status: 'pending_auth', message: 'instagram: not a business account' });
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, 0);
+      await handle.signal(disconnectSignal, {});
+      assert.equal((await handle.result()).status, 'disconnected');
     });
   });
 
   it('fails fast, without retrying, on invalid input', async () => {
-    await withWorker(async (taskQueue) => {
-      const handle = await env.client.workflow.start('channelWorkflow', {
-        taskQueue, workflowId: `bad-${taskQueue}`, args: [{ tenantId: 't1', channelId: 'c2', platform: 'fax' }],
-      });
+    const taskQueue = `wf-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: stubs(env).activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('channelWorkflow', { taskQueue, workflowId: `bad-${taskQueue}`, args: [{ tenantId: 't1', channelId: 'c2', platform: 'fax' }] });
       await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /known platform/.test(String(err.cause?.message)));
     });
+  });
+
+  it('plans refreshes at 80% of the remaining life, never closer than a minute to expiry', () => {
+    assert.equal(refreshDueAt(1_000_000 + 3_600_000, 1_000_000), 1_000_000 + 2_880_000);
+    assert.equal(refreshDueAt(1_000_000 + 120_000, 1_000_000), 1_000_000 + 60_000);
   });
 });

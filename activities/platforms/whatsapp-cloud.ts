@@ -1,0 +1,236 @@
+// WhatsApp Cloud API (Meta-hosted) adapter, per /work/shared/platforms/whatsapp-cloud.md. A
+// credential platform: the business gives us a system-user (or Embedded Signup business) token and
+// its phone number ID, and we prove them by reading that number from the Graph API.
+//
+// The Cloud API has no endpoint that reads past or received messages: messages reach us only as
+// `whatsapp_business_account` webhooks. So fetchPage honestly returns nothing in both modes and
+// the webhook handler is the source of truth for this channel's history.
+import type { PlatformConfig } from '../../lib/platform-config';
+import {
+  PlatformError,
+  type AccountInfo,
+  type Capability,
+  type ChannelAdapter,
+  type ConnectResult,
+  type Credentials,
+  type ErrorClass,
+  type SyncCursor,
+  type SyncPage,
+} from './types';
+
+const PLATFORM = 'whatsapp_cloud' as const;
+const DEFAULT_TIMEOUT_MS = 15_000;
+const PHONE_FIELDS = 'display_phone_number,verified_name,quality_rating,code_verification_status,platform_type';
+const GRAPH_ID = /^\d{5,20}$/;
+
+// Graph error codes by how a caller should react (whatsapp-cloud.md "Errors", README cross-cutting rules).
+const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 80007, 130429, 131056]);
+const RETRYABLE_CODES = new Set([1, 2, 131000, 131016]);
+const REAUTH_CODES = new Set([0, 102, 104, 190]);
+const isPermissionCode = (code: number) => code === 10 || (code >= 200 && code <= 299);
+/** When the platform gives no Retry-After: the pair rate is ~1 msg / 6 s, throughput refills per second, BUC/app limits per minutes. */
+const DEFAULT_RETRY_MS: Record<number, number> = { 130429: 1_000, 131056: 6_000 };
+const DEFAULT_LONG_RETRY_MS = 60_000;
+
+interface PhoneNumberNode {
+  id: string;
+  display_phone_number?: string;
+  verified_name?: string;
+  quality_rating?: string;
+  code_verification_status?: string;
+  platform_type?: string;
+}
+interface GraphErrorBody {
+  error?: { message?: string; type?: string; code?: number; error_subcode?: number; error_data?: { details?: string } };
+}
+
+export interface WhatsAppCloudOptions {
+  /** Per-request timeout (ms). */
+  timeoutMs?: number;
+}
+
+export class WhatsAppCloudAdapter implements ChannelAdapter {
+  readonly platform = PLATFORM;
+  readonly usesOAuth = false;
+  private readonly base: string;
+  private readonly timeoutMs: number;
+
+  constructor(config: PlatformConfig, options: WhatsAppCloudOptions = {}) {
+    this.base = `${config.whatsapp.graphUrl.replace(/\/$/, '')}/${config.whatsapp.graphVersion}`;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  capabilities(): Capability[] {
+    // No 'history': the Cloud API cannot read past messages.
+    return ['read', 'send', 'send_media', 'templates', 'mark_read', 'webhooks'];
+  }
+
+  async connectWithCredentials(input: Record<string, unknown>): Promise<ConnectResult> {
+    const accessToken = stringField(input, 'accessToken');
+    const phoneNumberId = stringField(input, 'phoneNumberId');
+    const wabaId = input.wabaId === undefined || input.wabaId === null || input.wabaId === '' ? undefined : stringField(input, 'wabaId');
+    if (!accessToken) throw permanent('accessToken is required (a system-user or business integration token)');
+    if (!phoneNumberId || !GRAPH_ID.test(phoneNumberId)) throw permanent('phoneNumberId is required: the numeric phone number ID from WhatsApp Manager (not the phone number itself)');
+    if (wabaId !== undefined && !GRAPH_ID.test(wabaId)) throw permanent('wabaId must be the numeric WhatsApp Business Account ID');
+
+    const phone = await this.readPhoneNumber(accessToken, phoneNumberId).catch((err: unknown) => {
+      throw notFoundAsPermanent(err, `phone number ID ${phoneNumberId} does not exist or this token cannot access it`);
+    });
+    if (wabaId) {
+      // Webhooks arrive keyed by the WABA: make sure the number really belongs to the WABA we were given.
+      const listed = await this.graphGet<{ data?: Array<{ id?: string }> }>(accessToken, `/${wabaId}/phone_numbers`, { fields: 'id' }).catch((err: unknown) => {
+        throw notFoundAsPermanent(err, `WhatsApp Business Account ${wabaId} does not exist or this token cannot access it`);
+      });
+      if (!listed.data?.some((p) => p.id === phoneNumberId)) throw permanent(`phone number ID ${phoneNumberId} does not belong to WhatsApp Business Account ${wabaId}`);
+    }
+
+    const account = accountOf(phone);
+    const credentials: Credentials = { accessToken, phoneNumberId, ...(wabaId ? { wabaId } : {}) };
+    const credentialHints: Record<string, string> = { accessToken: mask(accessToken), phoneNumber: mask(digitsOf(phone.display_phone_number ?? '')) };
+    if (phone.quality_rating) credentialHints.qualityRating = phone.quality_rating;
+    if (wabaId) credentialHints.wabaId = wabaId;
+    // System-user tokens do not expire, so there is no tokenExpiresAt to report.
+    return { account, credentials, credentialHints, settings: { phoneNumberId, ...(wabaId ? { wabaId } : {}) } };
+  }
+
+  /** System-user tokens do not expire and Graph offers no refresh for them. */
+  async refresh(): Promise<null> {
+    return null;
+  }
+
+  async check(credentials: Credentials, account: AccountInfo): Promise<AccountInfo> {
+    const phoneNumberId = String(credentials.phoneNumberId ?? account.id);
+    return accountOf(await this.readPhoneNumber(tokenOf(credentials), phoneNumberId));
+  }
+
+  /** No history API on the Cloud API: webhooks are the only source of messages (see the file comment). */
+  async fetchPage(input: { credentials: Credentials; account: AccountInfo; cursor: SyncCursor | null; mode: 'backfill' | 'incremental' }): Promise<SyncPage> {
+    return { conversations: [], cursor: input.cursor ?? { source: 'webhooks' }, done: true };
+  }
+
+  classify(err: unknown): ErrorClass {
+    return classifyError(err);
+  }
+
+  // ---- Graph plumbing ----
+
+  private readPhoneNumber(accessToken: string, phoneNumberId: string): Promise<PhoneNumberNode> {
+    return this.graphGet<PhoneNumberNode>(accessToken, `/${phoneNumberId}`, { fields: PHONE_FIELDS });
+  }
+
+  /** GET on the Graph API with the token in the Authorization header (never in the URL, so never in an error). */
+  private async graphGet<T>(accessToken: string, path: string, query: Record<string, string>): Promise<T> {
+    const url = `${this.base}${path}?${new URLSearchParams(query)}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new PlatformError(PLATFORM, transportClass(err));
+    }
+    const text = await res.text().catch(() => '');
+    let body: unknown;
+    try { body = text ? JSON.parse(text) : undefined; } catch { body = undefined; }
+    if (!res.ok) throw whatsappCloudError(res.status, body, res.headers, accessToken);
+    if (!body || typeof body !== 'object') throw new PlatformError(PLATFORM, { kind: 'retryable', message: `Graph answered ${res.status} without a JSON body` }, res.status);
+    return body as T;
+  }
+}
+
+/**
+ * A failed Graph call as a PlatformError: the `error.code` decides (the Cloud API answers HTTP 400
+ * even for rate limits), then the HTTP status. Exported for unit tests of the classification.
+ */
+export function whatsappCloudError(status: number, body: unknown, headers: Headers, secret?: string): PlatformError {
+  const error = (body as GraphErrorBody | undefined)?.error;
+  const code = typeof error?.code === 'number' ? error.code : undefined;
+  const details = error?.error_data?.details;
+  let text = [error?.message ?? `HTTP ${status}`, details].filter(Boolean).join(' — ');
+  if (secret) text = text.split(secret).join('[redacted]');
+  const codeText = code === undefined ? undefined : String(code);
+  const message = `Graph ${status}${code !== undefined ? ` code ${code}` : ''}${error?.error_subcode !== undefined ? `/${error.error_subcode}` : ''}: ${text}`;
+
+  let cls: ErrorClass;
+  if (code !== undefined && RATE_LIMIT_CODES.has(code)) {
+    cls = { kind: 'rate_limited', retryAfterMs: retryAfterMs(headers) ?? DEFAULT_RETRY_MS[code] ?? DEFAULT_LONG_RETRY_MS, message, code: codeText };
+  } else if (code !== undefined && RETRYABLE_CODES.has(code)) {
+    cls = { kind: 'retryable', message, code: codeText };
+  } else if ((code !== undefined && (REAUTH_CODES.has(code) || isPermissionCode(code))) || status === 401) {
+    cls = { kind: 'reauth', message, code: codeText };
+  } else if (status === 429) {
+    cls = { kind: 'rate_limited', retryAfterMs: retryAfterMs(headers) ?? DEFAULT_LONG_RETRY_MS, message, code: codeText };
+  } else if (status >= 500 || status === 408) {
+    cls = { kind: 'retryable', message, code: codeText };
+  } else {
+    // 131047 window closed, 131026 undeliverable, 132000/132001 template, 100/131008/131009 bad request, 368 policy…
+    cls = { kind: 'permanent', message, code: codeText };
+  }
+  return new PlatformError(PLATFORM, cls, status);
+}
+
+/**
+ * How long to wait, from the platform's own hints: `Retry-After` (seconds or HTTP date), else the
+ * business use case header's `estimated_time_to_regain_access` (minutes).
+ */
+function retryAfterMs(headers: Headers): number | undefined {
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.max(1000, seconds * 1000);
+    const at = Date.parse(retryAfter);
+    if (Number.isFinite(at)) return Math.max(1000, at - Date.now());
+  }
+  const buc = headers.get('x-business-use-case-usage');
+  if (buc) {
+    try {
+      const usage = JSON.parse(buc) as Record<string, Array<{ estimated_time_to_regain_access?: number }>>;
+      const minutes = Math.max(0, ...Object.values(usage).flat().map((u) => Number(u.estimated_time_to_regain_access) || 0));
+      if (minutes > 0) return minutes * 60_000;
+    } catch { /* a malformed hint is no hint */ }
+  }
+  return undefined;
+}
+
+function classifyError(err: unknown): ErrorClass {
+  if (err instanceof PlatformError) return err.classification;
+  return transportClass(err);
+}
+
+/** Errors before any HTTP answer: timeouts and network failures are worth retrying. */
+function transportClass(err: unknown): ErrorClass {
+  const name = (err as { name?: string } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return { kind: 'retryable', message: 'Graph request timed out' };
+  if (err instanceof TypeError) return { kind: 'retryable', message: `network error reaching Graph (${causeCode(err) ?? 'fetch failed'})` };
+  return { kind: 'permanent', message: `unexpected error: ${(err as Error | undefined)?.message ?? String(err)}` };
+}
+
+const causeCode = (err: Error) => (err.cause as { code?: string } | undefined)?.code;
+
+/** A missing object (Graph code 100 / subcode 33, or a plain 404) reads better with what we were looking for. */
+function notFoundAsPermanent(err: unknown, what: string): unknown {
+  if (!(err instanceof PlatformError)) return err;
+  const cls = err.classification;
+  const missing = err.status === 404 || (cls.kind === 'permanent' && cls.code === '100');
+  return missing ? new PlatformError(PLATFORM, { kind: 'permanent', message: `${what} (${cls.message})`, code: cls.code }, err.status) : err;
+}
+
+function accountOf(phone: PhoneNumberNode): AccountInfo {
+  return { id: phone.id, name: phone.verified_name, handle: phone.display_phone_number };
+}
+
+function tokenOf(credentials: Credentials): string {
+  const token = credentials.accessToken;
+  if (typeof token !== 'string' || !token) throw new PlatformError(PLATFORM, { kind: 'reauth', message: 'no access token stored for this channel' });
+  return token;
+}
+
+function stringField(input: Record<string, unknown>, name: string): string {
+  const value = input[name];
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string' && typeof value !== 'number') throw permanent(`${name} must be a string`);
+  return String(value).trim();
+}
+
+const permanent = (message: string) => new PlatformError(PLATFORM, { kind: 'permanent', message });
+const digitsOf = (s: string) => s.replace(/\D/g, '');
+/** `…` and the last four characters: enough to recognize, useless to replay. */
+const mask = (s: string) => (s.length > 4 ? `…${s.slice(-4)}` : '…');

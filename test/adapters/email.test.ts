@@ -1,0 +1,311 @@
+// The email adapter against the sandbox's real GreenMail (SMTP + IMAP): connect with credentials
+// (both servers checked), wrong credentials, backfill of INBOX + Sent to completion with threads
+// grouped by root Message-ID, incremental sync by UID, the subject fallback, a UIDVALIDITY change,
+// and error classification (refused, timeouts, throttling, bad auth). GreenMail is not behind the
+// sandbox's HTTP fault injector, so network faults are made with real local sockets instead.
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { createTransport } from 'nodemailer';
+import { EmailAdapter } from '../../activities/platforms/email';
+import { PlatformError, type AccountInfo, type Credentials, type NormalizedConversation, type SyncCursor, type SyncPage } from '../../activities/platforms/types';
+import { platformConfig } from '../../lib/platform-config';
+import { freePort } from '../../scripts/stack/processes';
+import { useSandbox } from '../helpers/sandbox';
+
+interface EmailWorld {
+  host: string;
+  smtp: { port: number };
+  imap: { port: number; sentFolder: string };
+  mailboxes: Array<{ address: string; login: string; password: string }>;
+  threads: number;
+}
+
+const WORLD = { conversations: 3, messagesPerConversation: 4 };
+
+describe('email adapter (IMAP/SMTP via GreenMail)', () => {
+  let sb: Awaited<ReturnType<typeof useSandbox>>;
+  let world: EmailWorld;
+  let adapter: EmailAdapter;
+  let credentials: Credentials;
+  let account: AccountInfo;
+  let cursor: SyncCursor;
+  const byId = new Map<string, NormalizedConversation>(); // everything synced, merged as the product stores it
+
+  const support = () => world.mailboxes[0]!;
+  const input = (over: { imapPassword?: string; smtpPassword?: string; imapPort?: number; smtpPort?: number } = {}) => ({
+    address: support().address,
+    imap: { host: world.host, port: over.imapPort ?? world.imap.port, secure: false, user: support().login, password: over.imapPassword ?? support().password },
+    smtp: { host: world.host, port: over.smtpPort ?? world.smtp.port, secure: false, user: support().login, password: over.smtpPassword ?? support().password },
+  });
+  /** The sandbox's own state, read with a separate IMAP session. */
+  const withMailbox = async <T>(fn: (c: ImapFlow) => Promise<T>): Promise<T> => {
+    const c = new ImapFlow({ host: world.host, port: world.imap.port, secure: false, auth: { user: support().login, pass: support().password }, logger: false, disableAutoIdle: true });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.logout();
+    }
+  };
+  const merge = (page: SyncPage) => {
+    for (const c of page.conversations) {
+      const known = byId.get(c.externalId);
+      if (!known) byId.set(c.externalId, { ...c, messages: [...c.messages] });
+      else for (const m of c.messages) if (!known.messages.some((k) => k.externalId === m.externalId)) known.messages.push(m);
+    }
+  };
+  const expectError = (kind: string, pattern?: RegExp, secret?: string) => (err: unknown) => {
+    assert.ok(err instanceof PlatformError, `PlatformError expected, got ${String(err)}`);
+    assert.equal(err.classification.kind, kind, err.message);
+    if (pattern) assert.match(err.message, pattern);
+    if (secret) assert.ok(!err.message.includes(secret), 'no secret in the message');
+    return true;
+  };
+
+  before(async () => {
+    sb = await useSandbox({ platforms: ['email'], world: WORLD });
+    world = (await sb.admin('GET', '/world')).json.email;
+    adapter = new EmailAdapter(platformConfig({ SANDBOX_URL: sb.url }), { pageSize: 5 });
+  });
+  after(async () => {
+    await sb?.close();
+  });
+
+  test('connectWithCredentials: IMAP login + INBOX and SMTP AUTH; the account is the address; hints carry no password', async () => {
+    const result = await adapter.connectWithCredentials(input());
+    credentials = result.credentials;
+    account = result.account;
+    assert.equal(account.id, 'support@shop.example');
+    assert.equal(credentials.imapPassword, support().password);
+    assert.equal(credentials.smtpPassword, support().password);
+    assert.equal(result.tokenExpiresAt, undefined);
+    assert.deepEqual(result.credentialHints, {
+      address: 'support@shop.example', imap: `${world.host}:${world.imap.port}`, imapUser: support().login, smtp: `${world.host}:${world.smtp.port}`, smtpUser: support().login,
+    });
+    assert.ok(!JSON.stringify(result.credentialHints).includes(support().password));
+    assert.equal(adapter.usesOAuth, false);
+    assert.equal(await adapter.refresh(), null);
+    assert.deepEqual(await adapter.check(credentials, account), account);
+  });
+
+  test('wrong IMAP or SMTP password, bad input → permanent PlatformError naming the server, without the secret', async () => {
+    await assert.rejects(adapter.connectWithCredentials(input({ imapPassword: 'wrong-imap-secret' })), expectError('permanent', /IMAP login failed/, 'wrong-imap-secret'));
+    // IMAP is right, SMTP is wrong: GreenMail would take unauthenticated mail, but AUTH says 535.
+    await assert.rejects(adapter.connectWithCredentials(input({ smtpPassword: 'wrong-smtp-secret' })), expectError('permanent', /SMTP login failed/, 'wrong-smtp-secret'));
+    await assert.rejects(adapter.connectWithCredentials({ address: 'not-an-address', imap: { host: world.host } }), expectError('permanent', /invalid email settings: check .*address.*imap\.port/));
+    // A password changed after connecting: check() and fetchPage() say reauth.
+    const stale = { ...credentials, imapPassword: 'changed-elsewhere' };
+    await assert.rejects(adapter.check(stale, account), expectError('reauth', /IMAP/, 'changed-elsewhere'));
+    await assert.rejects(adapter.fetchPage({ credentials: stale, account, cursor: null, mode: 'backfill' }), expectError('reauth'));
+  });
+
+  test('unreachable servers: connection refused (IMAP, then SMTP) → retryable, naming which one', async () => {
+    const closed = await freePort();
+    await assert.rejects(adapter.connectWithCredentials(input({ imapPort: closed })), expectError('retryable', /^email: IMAP .*ECONNREFUSED/));
+    await assert.rejects(adapter.connectWithCredentials(input({ smtpPort: closed })), expectError('retryable', /^email: SMTP /));
+    await assert.rejects(adapter.check({ ...credentials, imapPort: closed }, account), expectError('retryable'));
+  });
+
+  test('a server that never greets (timeout) or says BYE and hangs up → retryable', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+    const bye: Server = createServer((s) => { s.on('error', () => {}); s.end('* BYE server shutting down\r\n'); });
+    await Promise.all([silent, bye].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
+    try {
+      const quick = new EmailAdapter(platformConfig({ SANDBOX_URL: sb.url }), { greetingTimeoutMs: 300, connectionTimeoutMs: 1000 });
+      await assert.rejects(quick.check({ ...credentials, imapPort: (silent.address() as AddressInfo).port }, account), expectError('retryable'));
+      await assert.rejects(quick.check({ ...credentials, imapPort: (bye.address() as AddressInfo).port }, account), expectError('retryable'));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await Promise.all([silent, bye].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    }
+  });
+
+  test('backfill walks INBOX and Sent page by page to completion; threads group by root Message-ID', async () => {
+    const state = await withMailbox(async (c) => ({
+      inbox: (await c.status('INBOX', { messages: true })).messages!,
+      sent: (await c.status(world.imap.sentFolder, { messages: true })).messages!,
+    }));
+    const perMailbox = WORLD.conversations * WORLD.messagesPerConversation;
+    assert.equal(state.inbox + state.sent, perMailbox); // the sandbox's own count
+    assert.equal(world.threads, WORLD.conversations * world.mailboxes.length);
+
+    let page: SyncPage;
+    let c: SyncCursor | null = null;
+    let pages = 0;
+    do {
+      page = await adapter.fetchPage({ credentials, account, cursor: c, mode: 'backfill' });
+      assert.ok(page.conversations.reduce((n, x) => n + x.messages.length, 0) <= 5, 'page size respected');
+      // The same cursor again gives the same page (read-only, idempotent).
+      if (pages === 1) assert.deepEqual(await adapter.fetchPage({ credentials, account, cursor: c, mode: 'backfill' }), page);
+      merge(page);
+      c = page.cursor;
+      pages++;
+    } while (!page.done && pages < 20);
+    assert.ok(page.done);
+    assert.equal(pages, Math.ceil(perMailbox / 5));
+    cursor = page.cursor;
+    assert.equal(cursor.sentPath, 'Sent');
+    assert.equal(typeof cursor.inboxUidValidity, 'string');
+
+    const convs = [...byId.values()];
+    assert.equal(convs.length, WORLD.conversations);
+    const all = convs.flatMap((x) => x.messages);
+    assert.equal(all.length, perMailbox);
+    assert.equal(new Set(all.map((m) => m.externalId)).size, perMailbox);
+    for (const conv of convs) {
+      assert.match(conv.participant.externalId, /^[a-z]+@customers\.example$/);
+      assert.match(conv.subject!, /^Order #\d+: question for support$/);
+      const msgs = conv.messages.sort((a, b) => a.timestamp - b.timestamp);
+      assert.equal(msgs.length, WORLD.messagesPerConversation);
+      assert.equal(conv.externalId, msgs[0]!.externalId, 'conversation id = the root Message-ID');
+      assert.deepEqual(msgs.map((m) => m.direction), ['inbound', 'outbound', 'inbound', 'outbound']);
+      for (const m of msgs) {
+        assert.match(m.externalId, /^<[^<>]+@(customers|shop)\.example>$/);
+        assert.equal(m.sender.externalId, m.direction === 'inbound' ? conv.participant.externalId : 'support@shop.example');
+        assert.ok(m.timestamp > 0 && m.timestamp <= Date.now() + 1000);
+        assert.ok(m.text && m.text.length > 10);
+      }
+    }
+    // The business replies came from Sent.
+    const sentIds = await withMailbox(async (cl) => {
+      await cl.mailboxOpen(world.imap.sentFolder, { readOnly: true });
+      return (await cl.fetchAll('1:*', { envelope: true })).map((m) => m.envelope!.messageId);
+    });
+    assert.deepEqual(new Set(all.filter((m) => m.direction === 'outbound').map((m) => m.externalId)), new Set(sentIds));
+  });
+
+  test('incremental: nothing new → empty; a customer writes → exactly that message, in its thread; same cursor twice is harmless', async () => {
+    const idle = await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' });
+    assert.deepEqual(idle.conversations, []);
+    assert.ok(idle.done);
+    assert.deepEqual(idle.cursor, cursor);
+
+    const written = await sb.admin('POST', '/customers/email/messages', { customerId: 'alice@customers.example', text: 'Any news on my order? Grüße' });
+    assert.equal(written.status, 201);
+    const page = await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' });
+    assert.equal(page.conversations.length, 1);
+    const [conv] = page.conversations;
+    assert.equal(conv!.messages.length, 1);
+    assert.equal(conv!.messages[0]!.externalId, written.json.messageId);
+    assert.equal(conv!.messages[0]!.direction, 'inbound');
+    assert.equal(conv!.messages[0]!.text, 'Any news on my order? Grüße');
+    assert.equal(conv!.participant.externalId, 'alice@customers.example');
+    const alices = [...byId.values()].find((x) => x.participant.externalId === 'alice@customers.example')!;
+    assert.equal(conv!.externalId, alices.externalId, 'lands in the existing conversation');
+    assert.ok(Number(page.cursor.inboxLastUid) > Number(cursor.inboxLastUid));
+    assert.equal(page.cursor.sentLastUid, cursor.sentLastUid);
+
+    assert.deepEqual(await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' }), page);
+    cursor = page.cursor;
+    assert.deepEqual((await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' })).conversations, []);
+  });
+
+  test('incremental: attachments (metadata), a new customer starts a new conversation keyed by its Message-ID', async () => {
+    const photo = await sb.admin('POST', '/customers/email/messages', { customerId: 'bob@customers.example', media: true });
+    const zoe = await sb.admin('POST', '/customers/email/messages', { customerId: 'zoe', text: 'Hi, first time here' });
+    const page = await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' });
+    assert.ok(page.done);
+    const msgs = page.conversations.flatMap((x) => x.messages);
+    assert.deepEqual(msgs.map((m) => m.externalId).sort(), [photo.json.messageId, zoe.json.messageId].sort());
+    const withPhoto = msgs.find((m) => m.externalId === photo.json.messageId)!;
+    assert.equal(withPhoto.attachments?.length, 1);
+    const att = withPhoto.attachments![0]!;
+    assert.equal(att.type, 'image');
+    assert.equal(att.name, 'photo.png');
+    assert.equal(att.mimeType, 'image/png');
+    assert.ok(att.size! > 50);
+    assert.match(att.platformMediaId!, /^INBOX:\d+:\d+:0$/);
+    const zoeConv = page.conversations.find((x) => x.participant.externalId === 'zoe@customers.example')!;
+    assert.equal(zoeConv.externalId, zoe.json.messageId);
+    assert.equal(zoeConv.subject, 'Question from zoe');
+    cursor = page.cursor;
+  });
+
+  test('a reply without References/In-Reply-To joins its thread by normalized subject and customer', async () => {
+    const alices = [...byId.values()].find((x) => x.participant.externalId === 'alice@customers.example')!;
+    // A plain mail client that drops the threading headers, as a remote MTA delivers it (no AUTH).
+    const mta = createTransport({ host: world.host, port: world.smtp.port, secure: false, ignoreTLS: true });
+    try {
+      await mta.sendMail({ from: 'alice@customers.example', to: support().address, subject: `RE: Re:  ${alices.subject}`, text: 'Me again, from my phone.', messageId: '<headless-1@customers.example>' });
+    } finally {
+      mta.close();
+    }
+    const page = await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' });
+    assert.equal(page.conversations.length, 1);
+    assert.equal(page.conversations[0]!.externalId, alices.externalId);
+    assert.equal(page.conversations[0]!.messages[0]!.externalId, '<headless-1@customers.example>');
+    cursor = page.cursor;
+  });
+
+  test('a changed UIDVALIDITY (Sent recreated) resyncs that folder only; Message-IDs keep ids stable', async () => {
+    const before = String(cursor.sentUidValidity);
+    // Recreate Sent with its old content: the server gives it a new UIDVALIDITY.
+    await withMailbox(async (c) => {
+      await c.mailboxOpen(world.imap.sentFolder, { readOnly: true });
+      const copies = (await c.fetchAll('1:*', { source: true, internalDate: true })).map((m) => ({ source: m.source!, date: m.internalDate }));
+      await c.mailboxClose();
+      await c.mailboxDelete(world.imap.sentFolder);
+      await c.mailboxCreate(world.imap.sentFolder);
+      for (const m of copies) await c.append(world.imap.sentFolder, m.source, ['\\Seen'], m.date);
+    });
+    const after = await withMailbox(async (c) => String((await c.status(world.imap.sentFolder, { uidValidity: true })).uidValidity));
+    assert.notEqual(after, before, 'GreenMail gives a recreated folder a new UIDVALIDITY');
+    const sentCount = WORLD.conversations * (WORLD.messagesPerConversation / 2);
+    const seen: string[] = [];
+    let c: SyncCursor = cursor;
+    let page: SyncPage;
+    let n = 0;
+    do {
+      page = await adapter.fetchPage({ credentials, account, cursor: c, mode: 'incremental' });
+      for (const conv of page.conversations) {
+        const known = byId.get(conv.externalId);
+        assert.ok(known, 'resynced replies land in the known conversations');
+        for (const m of conv.messages) {
+          assert.equal(m.direction, 'outbound');
+          assert.ok(known.messages.some((k) => k.externalId === m.externalId), 'same message ids as before: no duplicates');
+          seen.push(m.externalId);
+        }
+      }
+      c = page.cursor;
+    } while (!page.done && ++n < 10);
+    assert.equal(seen.length, sentCount);
+    assert.equal(c.sentUidValidity, after);
+    assert.equal(c.inboxLastUid, cursor.inboxLastUid, 'INBOX untouched');
+    cursor = c;
+  });
+
+  test('incremental with no cursor starts from now; the second mailbox is separate', async () => {
+    const sales = world.mailboxes[1]!;
+    const connected = await adapter.connectWithCredentials({
+      address: sales.address,
+      imap: { host: world.host, port: world.imap.port, user: sales.login, password: sales.password },
+      smtp: { host: world.host, port: world.smtp.port, user: sales.login, password: sales.password },
+    });
+    const start = await adapter.fetchPage({ credentials: connected.credentials, account: connected.account, cursor: null, mode: 'incremental' });
+    assert.deepEqual(start.conversations, []);
+    assert.ok(start.done);
+    assert.ok(Number(start.cursor.inboxLastUid) >= WORLD.conversations * WORLD.messagesPerConversation / 2);
+    const written = await sb.admin('POST', '/customers/email/messages', { accountId: sales.address, customerId: 'carol@customers.example', text: 'For sales' });
+    const next = await adapter.fetchPage({ credentials: connected.credentials, account: connected.account, cursor: start.cursor, mode: 'incremental' });
+    assert.deepEqual(next.conversations.flatMap((x) => x.messages.map((m) => m.externalId)), [written.json.messageId]);
+  });
+
+  test('classify(): auth → reauth, network and 4xx → retryable, throttling → rate_limited with the server hint, others permanent', () => {
+    const err = (props: Record<string, unknown>, message = 'x') => Object.assign(new Error(message), props);
+    assert.equal(adapter.classify(err({ authenticationFailed: true, serverResponseCode: 'AUTHENTICATIONFAILED' })).kind, 'reauth');
+    assert.equal(adapter.classify(err({ authenticationFailed: true, serverResponseCode: 'UNAVAILABLE' })).kind, 'retryable');
+    assert.equal(adapter.classify(err({ code: 'EAUTH', responseCode: 535 })).kind, 'reauth');
+    assert.equal(adapter.classify(err({ code: 'EAUTH', responseCode: 454 })).kind, 'retryable');
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ETIMEOUT', 'NoConnection', 'GREETING_TIMEOUT', 'ECONNECTION']) assert.equal(adapter.classify(err({ code })).kind, 'retryable', code);
+    assert.equal(adapter.classify(err({ responseCode: 421 })).kind, 'retryable');
+    assert.equal(adapter.classify(err({ responseCode: 550 })).kind, 'permanent');
+    assert.deepEqual(adapter.classify(err({ code: 'ETHROTTLE', throttleReset: 92415 })), { kind: 'rate_limited', retryAfterMs: 92415, message: 'IMAP server throttles requests', code: 'ETHROTTLE' });
+    assert.equal(adapter.classify(err({ code: 'ENOTFOUND' })).kind, 'permanent');
+    assert.equal(adapter.classify(new Error('weird')).kind, 'permanent');
+    assert.equal(adapter.classify(new PlatformError('email', { kind: 'reauth', message: 'm' })).kind, 'reauth');
+  });
+});

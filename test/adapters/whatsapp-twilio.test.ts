@@ -1,0 +1,328 @@
+// The Twilio WhatsApp adapter against the in-process sandbox: connect with an Auth Token or an API
+// key, wrong input/credentials, backfill of the seeded history through several list pages (counted
+// against the sandbox's own Messages list), incremental pages that return exactly the new messages,
+// re-runs with the same cursor, media attachments, and error classes for revoked credentials,
+// injected 429/5xx and timeouts.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { platformConfig } from '../../lib/platform-config';
+import { WhatsAppTwilioAdapter } from '../../activities/platforms/whatsapp-twilio';
+import { PlatformError, type AccountInfo, type Credentials, type NormalizedMessage, type SyncCursor, type SyncPage } from '../../activities/platforms/types';
+import { useSandbox } from '../helpers/sandbox';
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const SENDER = 'whatsapp:+14155238886';
+const OPEN_CUSTOMER = 'whatsapp:+5215512345678'; // wrote an hour ago: window open
+
+let sb: Awaited<ReturnType<typeof useSandbox>>;
+let adapter: WhatsAppTwilioAdapter;
+let world: Json;
+let accountSid: string;
+let authToken: string;
+
+before(async () => {
+  sb = await useSandbox({ platforms: ['twilio'] });
+  world = (await sb.admin('GET', '/world')).json.twilio;
+  accountSid = world.accountSid;
+  authToken = world.authToken;
+  // Small pages so the seeded history (2 conversations × 3 messages) takes several list calls.
+  adapter = new WhatsAppTwilioAdapter(platformConfig({ SANDBOX_URL: sb.url }), { pageSize: 2, timeoutMs: 500 });
+});
+after(async () => {
+  await sb.admin('DELETE', '/faults');
+  await sb.close();
+});
+
+async function rejects(fn: () => Promise<unknown>): Promise<PlatformError> {
+  try {
+    await fn();
+  } catch (err) {
+    assert.ok(err instanceof PlatformError, `expected a PlatformError, got ${String(err)}`);
+    assert.equal(err.platform, 'whatsapp_twilio');
+    assert.deepEqual(adapter.classify(err), err.classification);
+    assert.ok(!err.message.includes(authToken), 'the auth token must never appear in an error');
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+/** The sandbox's own Messages list (all pages at once), read without the adapter. */
+async function sandboxMessages(): Promise<Json[]> {
+  const res = await fetch(`${sb.url}/api.twilio.com/2010-04-01/Accounts/${accountSid}/Messages.json?PageSize=1000`, {
+    headers: { authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}` },
+  });
+  assert.equal(res.status, 200);
+  return ((await res.json()) as Json).messages.filter((m: Json) => m.to === SENDER || m.from === SENDER);
+}
+
+const messagesOf = (page: SyncPage): NormalizedMessage[] => page.conversations.flatMap((c) => c.messages);
+
+async function drain(credentials: Credentials, account: AccountInfo, mode: 'backfill' | 'incremental', cursor: SyncCursor | null) {
+  const pages: SyncPage[] = [];
+  for (let i = 0; i < 50; i++) {
+    const page = await adapter.fetchPage({ credentials, account, cursor, mode });
+    pages.push(page);
+    cursor = page.cursor;
+    if (page.done) return { pages, cursor };
+  }
+  assert.fail('sync never finished');
+}
+
+describe('connect', () => {
+  test('Account SID + Auth Token and a whatsapp: sender', async () => {
+    const res = await adapter.connectWithCredentials({ accountSid, authToken, whatsappNumber: SENDER });
+    assert.deepEqual(res.account, { id: SENDER, name: 'WhatsApp +14155238886', handle: '+14155238886' });
+    assert.deepEqual(res.credentials, { accountSid, authToken });
+    assert.equal(res.tokenExpiresAt, undefined);
+    assert.deepEqual(res.credentialHints, { accountSid: 'AC…0001', authMethod: 'auth_token', whatsappNumber: '…8886', authToken: `…${authToken.slice(-4)}` });
+    // The validation call really went to Twilio's Messages resource with Basic auth.
+    const calls = (await sb.admin('GET', '/requests?platform=twilio&endpoint=list')).json.data;
+    assert.equal(calls.at(-1).status, 200);
+    assert.match(calls.at(-1).headers.authorization, /^Basic /);
+  });
+
+  test('an API key (SK…) with the Account SID; a bare +E.164 number gets the whatsapp: prefix', async () => {
+    const res = await adapter.connectWithCredentials({ accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: world.apiKey.secret, whatsappNumber: '+1 415 523 8886' });
+    assert.equal(res.account.id, SENDER);
+    assert.deepEqual(res.credentials, { accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: world.apiKey.secret });
+    assert.equal(res.credentialHints?.authMethod, 'api_key');
+    assert.ok(!JSON.stringify(res.credentialHints).includes(world.apiKey.secret));
+    assert.equal((await adapter.check(res.credentials, res.account)).id, SENDER);
+  });
+
+  test('a wrong Auth Token or API secret is reauth (20003, HTTP 401)', async () => {
+    for (const input of [{ accountSid, authToken: 'wrong-token', whatsappNumber: SENDER }, { accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: 'wrong', whatsappNumber: SENDER }]) {
+      const err = await rejects(() => adapter.connectWithCredentials(input));
+      assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind: 'reauth', code: '20003', status: 401 });
+    }
+  });
+
+  test('bad input is permanent, before any call', async () => {
+    const inputs: Array<Record<string, unknown>> = [
+      { authToken, whatsappNumber: SENDER },
+      { accountSid: 'SK00000000000000000000000000000001', authToken, whatsappNumber: SENDER },
+      { accountSid, whatsappNumber: SENDER },
+      { accountSid, apiKeySid: world.apiKey.sid, whatsappNumber: SENDER },
+      { accountSid, authToken },
+      { accountSid, authToken, whatsappNumber: 'sms:+14155238886' },
+      { accountSid, authToken, whatsappNumber: 'messenger:12345' },
+      { accountSid, authToken, whatsappNumber: 'whatsapp:+0123' },
+    ];
+    for (const input of inputs) {
+      const err = await rejects(() => adapter.connectWithCredentials(input));
+      assert.equal(err.classification.kind, 'permanent', JSON.stringify(input));
+    }
+  });
+});
+
+describe('sync', () => {
+  let credentials: Credentials;
+  let account: AccountInfo;
+  let afterBackfill: SyncCursor;
+  before(async () => {
+    ({ credentials, account } = await adapter.connectWithCredentials({ accountSid, authToken, whatsappNumber: SENDER }));
+  });
+
+  test('backfill walks the seeded history to completion, matching the sandbox', async () => {
+    const { pages, cursor } = await drain(credentials, account, 'backfill', null);
+    afterBackfill = cursor;
+    assert.ok(pages.length >= 3, `expected several pages with pageSize 2, got ${pages.length}`);
+    for (const page of pages) assert.ok(messagesOf(page).length <= 2);
+
+    const got = pages.flatMap(messagesOf);
+    const expected = await sandboxMessages();
+    assert.equal(got.length, 6, 'seeded: 2 conversations × 3 messages');
+    assert.equal(got.length, expected.length);
+    assert.deepEqual(new Set(got.map((m) => m.externalId)), new Set(expected.map((m: Json) => m.sid)));
+    assert.equal(new Set(got.map((m) => m.externalId)).size, got.length, 'no message twice');
+
+    for (const raw of expected) {
+      const m = got.find((x) => x.externalId === raw.sid)!;
+      assert.equal(m.direction, raw.to === SENDER ? 'inbound' : 'outbound');
+      assert.equal(m.text, raw.body);
+      assert.equal(m.timestamp, Date.parse(raw.date_sent), 'RFC 2822 date_sent → ms');
+      assert.equal(m.sender.externalId, raw.from);
+    }
+    // Grouped by customer: the conversation IDs are the customers' WhatsApp addresses.
+    const customers = new Set(pages.flatMap((p) => p.conversations.map((c) => c.externalId)));
+    assert.deepEqual(customers, new Set(world.customers.map((c: Json) => `whatsapp:${c.phone}`)));
+    for (const conv of pages.flatMap((p) => p.conversations)) {
+      assert.equal(conv.participant.externalId, conv.externalId);
+      assert.equal(conv.participant.handle, conv.externalId.replace('whatsapp:', ''));
+      for (const m of conv.messages) assert.ok(m.sender.externalId === conv.externalId || m.sender.externalId === SENDER);
+    }
+
+    // Finished: another backfill call with the final cursor returns nothing.
+    const again = await adapter.fetchPage({ credentials, account, cursor, mode: 'backfill' });
+    assert.deepEqual(again, { conversations: [], cursor, done: true });
+  });
+
+  test('a failed page can be retried with the same cursor', async () => {
+    const first = await adapter.fetchPage({ credentials, account, cursor: null, mode: 'backfill' });
+    assert.equal(first.done, false);
+    await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'list', errorRate: 1, errorStatus: 500, remaining: 1 });
+    const err = await rejects(() => adapter.fetchPage({ credentials, account, cursor: first.cursor, mode: 'backfill' }));
+    assert.equal(err.classification.kind, 'retryable');
+    const retried = await adapter.fetchPage({ credentials, account, cursor: first.cursor, mode: 'backfill' });
+    const replay = await adapter.fetchPage({ credentials, account, cursor: first.cursor, mode: 'backfill' });
+    assert.deepEqual(replay, retried, 'same cursor, same page');
+    const rest = await drain(credentials, account, 'backfill', retried.cursor);
+    const all = [first, retried, ...rest.pages].flatMap(messagesOf);
+    assert.equal(all.length, 6);
+  });
+
+  test('incremental returns exactly the new inbound message; the same cursor again is harmless', async () => {
+    const idle = await adapter.fetchPage({ credentials, account, cursor: afterBackfill, mode: 'incremental' });
+    assert.deepEqual(idle.conversations, [], 'nothing new yet');
+    assert.equal(idle.done, true);
+
+    const wrote = (await sb.admin('POST', '/customers/twilio/messages', { customerId: OPEN_CUSTOMER, text: 'Is it shipped?' })).json;
+    const page = await adapter.fetchPage({ credentials, account, cursor: idle.cursor, mode: 'incremental' });
+    assert.equal(page.done, true);
+    assert.equal(page.conversations.length, 1);
+    assert.equal(page.conversations[0]!.externalId, OPEN_CUSTOMER);
+    assert.deepEqual(messagesOf(page).map((m) => [m.externalId, m.direction, m.text]), [[wrote.messageId, 'inbound', 'Is it shipped?']]);
+
+    const replay = await adapter.fetchPage({ credentials, account, cursor: idle.cursor, mode: 'incremental' });
+    assert.deepEqual(replay, page, 're-running with the same cursor gives the same page');
+
+    const next = await adapter.fetchPage({ credentials, account, cursor: page.cursor, mode: 'incremental' });
+    assert.deepEqual(next.conversations, [], 'nothing twice');
+    afterBackfill = next.cursor;
+  });
+
+  test('incremental picks up outbound messages too, once (even after date_sent is set)', async () => {
+    const res = await fetch(`${sb.url}/api.twilio.com/2010-04-01/Accounts/${accountSid}/Messages.json`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ From: SENDER, To: OPEN_CUSTOMER, Body: 'Yes, today' }),
+    });
+    assert.equal(res.status, 201);
+    const sent = (await res.json()) as Json;
+    const page = await adapter.fetchPage({ credentials, account, cursor: afterBackfill, mode: 'incremental' });
+    assert.deepEqual(messagesOf(page).map((m) => [m.externalId, m.direction, m.sender.externalId, m.text]), [[sent.sid, 'outbound', SENDER, 'Yes, today']]);
+    await new Promise((r) => setTimeout(r, 200)); // the sandbox marks it sent → delivered → read
+    const later = await adapter.fetchPage({ credentials, account, cursor: page.cursor, mode: 'incremental' });
+    assert.deepEqual(later.conversations, []);
+    afterBackfill = later.cursor;
+  });
+
+  test('several new messages across customers and pages, with media as attachments', async () => {
+    const a = (await sb.admin('POST', '/customers/twilio/messages', { customerId: OPEN_CUSTOMER, text: 'photo', media: true })).json;
+    const b = (await sb.admin('POST', '/customers/twilio/messages', { customerId: '+447700900123', text: 'hello from a new customer' })).json;
+    const c = (await sb.admin('POST', '/customers/twilio/messages', { customerId: OPEN_CUSTOMER, text: 'and one more' })).json;
+    const { pages, cursor } = await drain(credentials, account, 'incremental', afterBackfill);
+    const got = pages.flatMap(messagesOf);
+    assert.deepEqual(new Set(got.map((m) => m.externalId)), new Set([a.messageId, b.messageId, c.messageId]));
+    assert.equal(got.length, 3);
+
+    const photo = got.find((m) => m.externalId === a.messageId)!;
+    assert.equal(photo.attachments?.length, 1);
+    const [att] = photo.attachments!;
+    assert.equal(att!.type, 'image');
+    assert.equal(att!.mimeType, 'image/png');
+    assert.match(att!.platformMediaId!, /^ME[0-9a-f]{32}$/);
+    const file = await fetch(att!.url!);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.get('content-type'), 'image/png');
+
+    const newCustomer = pages.flatMap((p) => p.conversations).find((conv) => conv.externalId === 'whatsapp:+447700900123');
+    assert.ok(newCustomer, 'a first-time customer gets a conversation');
+    afterBackfill = cursor;
+  });
+
+  test('incremental without a cursor starts at the current end of history', async () => {
+    const start = await adapter.fetchPage({ credentials, account, cursor: null, mode: 'incremental' });
+    assert.deepEqual(start.conversations, []);
+    assert.equal(start.done, true);
+    const wrote = (await sb.admin('POST', '/customers/twilio/messages', { customerId: OPEN_CUSTOMER, text: 'after bootstrap' })).json;
+    const { pages } = await drain(credentials, account, 'incremental', start.cursor);
+    assert.deepEqual(pages.flatMap(messagesOf).map((m) => m.externalId), [wrote.messageId]);
+  });
+
+  test('messages that arrive during a backfill are returned by the next incremental page', async () => {
+    // Backfill lists inbound, then outbound. An inbound message written while the inbound pass is
+    // under way, followed minutes later by an outbound one, must not fall below the watermark.
+    const first = await adapter.fetchPage({ credentials, account, cursor: null, mode: 'backfill' });
+    assert.equal(first.cursor.phase, 'inbound');
+    assert.equal(typeof first.cursor.next, 'string', 'the inbound pass is not finished');
+    const inbound = (await sb.admin('POST', '/customers/twilio/messages', { customerId: OPEN_CUSTOMER, text: 'during backfill' })).json;
+    await sb.admin('POST', '/clock', { advanceSeconds: 180 });
+    const res = await fetch(`${sb.url}/api.twilio.com/2010-04-01/Accounts/${accountSid}/Messages.json`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ From: SENDER, To: OPEN_CUSTOMER, Body: 'three minutes later' }),
+    });
+    const outbound = (await res.json()) as Json;
+    const rest = await drain(credentials, account, 'backfill', first.cursor);
+    const backfilled = [first, ...rest.pages].flatMap(messagesOf).map((m) => m.externalId);
+    assert.ok(backfilled.includes(outbound.sid), 'the outbound pass started after the send');
+    assert.ok(!backfilled.includes(inbound.messageId), 'the inbound pass had already passed the top');
+    const { pages } = await drain(credentials, account, 'incremental', rest.cursor);
+    assert.deepEqual(pages.flatMap(messagesOf).map((m) => m.externalId), [inbound.messageId]);
+  });
+
+  test('a garbled cursor is a permanent error', async () => {
+    const err = await rejects(() => adapter.fetchPage({ credentials, account, cursor: { v: 99 }, mode: 'incremental' }));
+    assert.equal(err.classification.kind, 'permanent');
+  });
+});
+
+describe('credentials and errors', () => {
+  let credentials: Credentials;
+  let account: AccountInfo;
+  before(async () => {
+    ({ credentials, account } = await adapter.connectWithCredentials({ accountSid, authToken, whatsappNumber: SENDER }));
+  });
+
+  test('refresh() returns null: auth tokens and API keys do not expire', async () => {
+    assert.equal(await adapter.refresh(), null);
+  });
+
+  test('check() makes an authenticated call', async () => {
+    const before = (await sb.admin('GET', '/requests?platform=twilio&endpoint=list')).json.data.length;
+    assert.deepEqual(await adapter.check(credentials, account), account);
+    assert.equal((await sb.admin('GET', '/requests?platform=twilio&endpoint=list')).json.data.length, before + 1);
+  });
+
+  test('a revoked auth token: check() and fetchPage() fail as reauth', async () => {
+    await sb.admin('POST', '/tokens/revoke', { token: authToken });
+    try {
+      for (const call of [() => adapter.check(credentials, account), () => adapter.fetchPage({ credentials, account, cursor: null, mode: 'backfill' })]) {
+        const err = await rejects(call);
+        assert.equal(adapter.classify(err).kind, 'reauth');
+      }
+    } finally {
+      await sb.admin('POST', '/tokens/restore', { token: authToken });
+    }
+    assert.ok(await adapter.check(credentials, account));
+  });
+
+  test('an injected 429 is rate_limited with the Retry-After', async () => {
+    await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'list', rateLimitRate: 1, retryAfterSeconds: 7, remaining: 1 });
+    const err = await rejects(() => adapter.check(credentials, account));
+    assert.equal(err.status, 429);
+    assert.deepEqual(err.classification, { kind: 'rate_limited', retryAfterMs: 7000, message: 'Twilio 429 error 20429: Too Many Requests', code: '20429' });
+  });
+
+  test('injected 5xx are retryable; a 404 is permanent', async () => {
+    for (const [status, kind, code] of [[500, 'retryable', '20500'], [503, 'retryable', '20503'], [404, 'permanent', '20404']] as const) {
+      await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'list', errorRate: 1, errorStatus: status, remaining: 1 });
+      const err = await rejects(() => adapter.fetchPage({ credentials, account, cursor: null, mode: 'backfill' }));
+      assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind, code, status });
+    }
+  });
+
+  test('a hanging request times out as retryable', async () => {
+    await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'list', timeoutRate: 1, remaining: 1 });
+    const err = await rejects(() => adapter.check(credentials, account));
+    assert.equal(err.classification.kind, 'retryable');
+    assert.match(err.message, /timed out/);
+  });
+
+  test('missing stored credentials are reauth', async () => {
+    const err = await rejects(() => adapter.check({ accountSid }, account));
+    assert.equal(err.classification.kind, 'reauth');
+  });
+});
