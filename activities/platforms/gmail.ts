@@ -20,6 +20,7 @@ import {
   type SyncCursor,
   type SyncPage,
 } from './types';
+import { fetchPlatform, readJsonObject } from './http';
 
 const PLATFORM = 'gmail' as const;
 const TIMEOUT_MS = 30_000;
@@ -480,22 +481,8 @@ const permanent = (message: string, code?: string) => new PlatformError(PLATFORM
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-async function send(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
-  } catch (err) {
-    const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-    throw new PlatformError(PLATFORM, { kind: 'retryable', message: timeout ? 'Google did not answer in time' : 'network error talking to Google', code: timeout ? 'timeout' : 'network' });
-  }
-}
-
-async function readJson(res: Response): Promise<Json | undefined> {
-  const text = await res.text().catch(() => '');
-  try {
-    const v: unknown = JSON.parse(text);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-  } catch { return undefined; }
-}
+const send = (url: string, init: RequestInit) => fetchPlatform(PLATFORM, 'Google', url, init, TIMEOUT_MS);
+const readJson = (res: Response) => readJsonObject<Json>(res);
 
 function headerOf(headers: unknown, name: string): string | null {
   if (!headers) return null;

@@ -18,6 +18,7 @@ import {
   type SyncCursor,
   type SyncPage,
 } from './types';
+import { fetchPlatform, readJsonObject } from './http';
 
 const PLATFORM = 'tiktok' as const;
 const API_VERSION = 'v1.3';
@@ -343,23 +344,8 @@ const reauth = (message: string) => new PlatformError(PLATFORM, { kind: 'reauth'
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-async function send(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
-  } catch (err) {
-    // Never echo the URL or the request (they may carry tokens).
-    const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-    throw new PlatformError(PLATFORM, { kind: 'retryable', message: timeout ? 'TikTok did not answer in time' : 'network error talking to TikTok', code: timeout ? 'timeout' : 'network' });
-  }
-}
-
-async function readJson(res: Response): Promise<Json | undefined> {
-  const text = await res.text().catch(() => '');
-  try {
-    const v: unknown = JSON.parse(text);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-  } catch { return undefined; }
-}
+const send = (url: string, init: RequestInit) => fetchPlatform(PLATFORM, 'TikTok', url, init, TIMEOUT_MS);
+const readJson = (res: Response) => readJsonObject<Json>(res);
 
 /** Retry-After in seconds or as an HTTP date. */
 export function retryAfterMs(res: { headers: { get(name: string): string | null } }): number | undefined {
