@@ -1,0 +1,108 @@
+// Every platform through the whole product path against the sandbox: connect through the API
+// (OAuth consent or credentials the platform checks), backfill of the seeded history by the channel
+// workflow, then a new customer message picked up by incremental sync exactly once.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTenantWithAdminKey } from '../../api/auth/keys';
+import type { Platform } from '../../lib/domain/channel';
+import { platformConfig } from '../../lib/platform-config';
+import { MessageModel } from '../../models';
+import { createTestApi } from '../helpers/api';
+import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
+import { useSandbox } from '../helpers/sandbox';
+
+type World = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+interface Case {
+  platform: Platform;
+  /** The sandbox module that simulates it (admin customers path). */
+  sandbox: string;
+  /** OAuth: the query parameter that makes the sandbox's consent page approve. */
+  approve?: string;
+  settings?: (w: World) => Record<string, unknown>;
+  credentials?: (w: World) => Record<string, unknown>;
+  /** The business account a customer writes to. */
+  accountId: (w: World) => string | undefined;
+  /** WhatsApp Cloud has no history API: webhooks are its only source. */
+  noHistory?: boolean;
+}
+
+const CASES: Case[] = [
+  { platform: 'messenger', sandbox: 'meta', approve: 'sandbox_action=approve', settings: () => ({ pageId: '101000000000001' }), accountId: () => '101000000000001' },
+  { platform: 'instagram', sandbox: 'meta', approve: 'sandbox_action=approve', accountId: () => '17841400000000101' },
+  { platform: 'instagram_login', sandbox: 'meta', approve: 'sandbox_action=approve', accountId: (w) => w.meta.instagramLogin[0].id },
+  { platform: 'tiktok', sandbox: 'tiktok', approve: 'sandbox_decision=approve', accountId: () => undefined },
+  { platform: 'gmail', sandbox: 'google', approve: 'sandbox_decision=approve', accountId: () => undefined },
+  {
+    platform: 'whatsapp_twilio', sandbox: 'twilio', accountId: () => undefined,
+    credentials: (w) => ({ accountSid: w.twilio.accountSid, authToken: w.twilio.authToken, whatsappNumber: w.twilio.senders[0].address }),
+  },
+  {
+    platform: 'email', sandbox: 'email', accountId: () => 'support@shop.example',
+    credentials: (w) => {
+      const mailbox = w.email.mailboxes[0];
+      const server = (s: { host: string; port: number }) => ({ host: s.host, port: s.port, secure: false, user: mailbox.login, password: mailbox.password });
+      return { address: mailbox.address, imap: server(w.email.imap), smtp: server(w.email.smtp) };
+    },
+  },
+  {
+    platform: 'whatsapp_cloud', sandbox: 'whatsapp', accountId: (w) => w.whatsapp.wabas[0].phoneNumbers[0].id, noHistory: true,
+    credentials: (w) => ({ accessToken: w.whatsapp.systemUserToken, phoneNumberId: w.whatsapp.wabas[0].phoneNumbers[0].id }),
+  },
+];
+
+describe('every platform, connect → backfill → incremental sync', () => {
+  const taskQueue = uniqueName('platforms');
+  let db: Awaited<ReturnType<typeof useTestDatabase>>;
+  let sb: Awaited<ReturnType<typeof useSandbox>>;
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
+  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let key: string;
+  let world: World;
+
+  before(async () => {
+    db = await useTestDatabase();
+    sb = await useSandbox({ world: { conversations: 2, messagesPerConversation: 3 } });
+    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }) });
+    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600 });
+    key = (await createTenantWithAdminKey('Acme')).secret;
+    world = (await sb.admin('GET', '/world')).json;
+  });
+  after(async () => {
+    await api?.close();
+    await worker?.stop();
+    await sb?.close();
+    await db?.drop();
+  });
+
+  for (const c of CASES) {
+    it(c.platform, async () => {
+      const created = await api.call('POST', '/v1/channels', {
+        key, body: { platform: c.platform, name: c.platform, ...(c.settings ? { settings: c.settings(world) } : {}), ...(c.credentials ? { credentials: c.credentials(world) } : {}) },
+      });
+      assert.equal(created.status, 201, created.text);
+      const id: string = created.json.channel.id;
+      if (c.approve) {
+        const consent = await fetch(`${created.json.authorizeUrl}&${c.approve}`, { redirect: 'manual' });
+        const location = new URL(consent.headers.get('location')!);
+        const callback = await api.call('GET', `${location.pathname}${location.search}`);
+        assert.equal(callback.status, 200, callback.text);
+      }
+      const channel = async () => (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel;
+      const connected = await eventually(`${c.platform} backfilled`, async () => { const ch = await channel(); return ch.backfill.done && ch.status === 'active' && ch; }, 30_000);
+      const backfilled = await MessageModel.countDocuments({ channelId: id });
+      if (c.noHistory) assert.equal(backfilled, 0);
+      else assert.ok(backfilled > 0, `${c.platform}: backfill stored no messages`);
+      assert.equal(connected.lastError, null);
+
+      if (c.noHistory) return;
+      const text = `New question on ${c.platform}`;
+      const wrote = await sb.admin('POST', `/customers/${c.sandbox}/messages`, { ...(c.accountId(world) ? { accountId: c.accountId(world) } : {}), text });
+      assert.equal(wrote.status, 201, JSON.stringify(wrote.json));
+      await api.call('POST', `/v1/channels/${id}/sync`, { key });
+      await eventually(`${c.platform} incremental`, async () => (await MessageModel.countDocuments({ channelId: id, text: { $regex: text } })) >= 1, 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await MessageModel.countDocuments({ channelId: id }), backfilled + 1, `${c.platform}: exactly the new message was added`);
+    });
+  }
+});
