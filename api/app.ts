@@ -14,6 +14,7 @@ import { AppError } from '../lib/errors';
 import type { EncryptionKey } from '../lib/crypto';
 import { stateSigningKey } from '../lib/oauth-state';
 import type { PlatformConfig } from '../lib/platform-config';
+import type { Platform } from '../lib/domain/channel';
 import { oauthRoutes } from './routes/oauth';
 
 export interface AppDeps {
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** Public base URL of this API (OAuth redirect URI = `${publicUrl}/v1/oauth/callback`). */
   publicUrl: string;
   syncIntervalSeconds?: number;
+  /** Platforms switched off (<PLATFORM>_ENABLED=false). */
+  disabledPlatforms?: Set<Platform>;
   maxBodyBytes?: number;
 }
 
@@ -55,7 +58,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', oauthRoutes({ temporal: deps.temporal, keys: deps.keys, stateKey, redirectUri }));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/oauth/callback' ? next() : requireApiKey(c, next)));
   app.route('/', apiKeyRoutes());
-  app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds }));
+  app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer sbk_…`',

@@ -5,7 +5,7 @@ import mongoose from 'mongoose';
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, pingDatabase } from '../lib/db';
 import { createLogger } from '../lib/logger';
-import { platformConfig } from '../lib/platform-config';
+import { disabledPlatforms, platformConfig } from '../lib/platform-config';
 import { connectWithRetry } from '../lib/retry';
 import { createTemporalClient, pingTemporal } from '../lib/temporal';
 import { createApp } from './app';
@@ -23,6 +23,7 @@ const app = createApp({
   platforms: platformConfig(),
   publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}`,
   syncIntervalSeconds: config.SYNC_INTERVAL_SECONDS,
+  disabledPlatforms: disabledPlatforms(),
 });
 
 let stopping = false;

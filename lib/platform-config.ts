@@ -2,6 +2,7 @@
 // SANDBOX_URL set (npm start, tests), every base URL points at the sandbox under the real host name
 // and the app credentials default to the sandbox's registered apps; otherwise the real hosts.
 import { DEFAULT_APPS } from '../sandbox/core/apps';
+import { PLATFORMS, type Platform } from './domain/channel';
 
 export interface PlatformConfig {
   meta: { dialogUrl: string; graphUrl: string; graphVersion: string; appId: string; appSecret: string };
@@ -61,4 +62,12 @@ export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformCo
 
 function missing(name: string, what: string): never {
   throw new Error(`${name} is required (${what}) unless SANDBOX_URL points at the platform sandbox`);
+}
+
+/** The env variable that switches a platform off, e.g. INSTAGRAM_LOGIN_ENABLED=false. */
+export const platformFlag = (platform: Platform) => `${platform.toUpperCase()}_ENABLED`;
+
+/** Platforms an operator switched off; their channels cannot be connected (503 with the reason). */
+export function disabledPlatforms(env: NodeJS.ProcessEnv = process.env): Set<Platform> {
+  return new Set(PLATFORMS.filter((p) => /^(false|0|no|off)$/i.test(env[platformFlag(p)] ?? '')));
 }

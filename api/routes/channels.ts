@@ -13,7 +13,7 @@ import { CHANNEL_STATUSES, PLATFORMS, channelWorkflowId, type Platform } from '.
 import { SA_CHANNEL, SA_CHANNEL_STATUS, SA_PLATFORM, SA_TENANT } from '../../lib/domain/search-attributes';
 import { AppError, notFound } from '../../lib/errors';
 import { signState } from '../../lib/oauth-state';
-import type { PlatformConfig } from '../../lib/platform-config';
+import { platformFlag, type PlatformConfig } from '../../lib/platform-config';
 import { ChannelModel, type Channel } from '../../models';
 import type { channelWorkflow } from '../../workflows/channel';
 import { connectUpdate, disconnectSignal, refreshNowUpdate, syncNowSignal, testConnectionUpdate } from '../../workflows/channel';
@@ -28,6 +28,8 @@ export interface ChannelRouteDeps {
   platforms: PlatformConfig;
   /** Where platforms send the user back after consent. */
   redirectUri: string;
+  /** Platforms switched off by the operator (<PLATFORM>_ENABLED=false). */
+  disabled?: Set<Platform>;
   syncIntervalSeconds?: number;
 }
 
@@ -121,6 +123,9 @@ export function channelRoutes(deps: ChannelRouteDeps) {
     async (c) => {
       const body = c.req.valid('json');
       const tenantId = c.get('caller').tenantId;
+      if (deps.disabled?.has(body.platform)) {
+        throw new AppError(503, 'platform_disabled', `${body.platform} is switched off on this server (${platformFlag(body.platform)}=false)`);
+      }
       const adapter = adapterFor(body.platform);
       if (!adapter) throw new AppError(503, 'platform_unavailable', `Connecting ${body.platform} channels is not available yet`);
       if (adapter.usesOAuth && body.credentials) throw new AppError(400, 'validation_failed', `body.credentials: ${body.platform} connects through OAuth consent; omit credentials`);
@@ -293,12 +298,13 @@ export function channelRoutes(deps: ChannelRouteDeps) {
     (c) => c.json({
       data: PLATFORMS.map((platform) => {
         const adapter = adapterFor(platform);
-        const caps = adapter?.capabilities() ?? [];
+        const disabled = deps.disabled?.has(platform) ?? false;
+        const caps = disabled ? [] : adapter?.capabilities() ?? [];
         const canRead = caps.includes('read') || caps.includes('history');
-        return {
-          platform, can_connect: !!adapter, can_read: canRead, can_send: caps.includes('send'), oauth: adapter?.usesOAuth ?? false,
-          reason: !adapter ? 'no adapter for this platform yet' : !canRead ? 'this platform offers no history API: messages arrive by webhook only' : null,
-        };
+        const reason = disabled ? `switched off on this server (${platformFlag(platform)}=false)`
+          : !adapter ? 'no adapter for this platform yet'
+          : !caps.includes('history') ? 'this platform offers no history API: messages arrive by webhook only' : null;
+        return { platform, can_connect: !!adapter && !disabled, can_read: canRead, can_send: caps.includes('send'), oauth: adapter?.usesOAuth ?? false, reason };
       }),
     }, 200),
   );

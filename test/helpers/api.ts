@@ -4,10 +4,10 @@ import pino from 'pino';
 import { createApp } from '../../api/app';
 import { pingDatabase } from '../../lib/db';
 import { pingTemporal } from '../../lib/temporal';
-import { platformConfig } from '../../lib/platform-config';
+import { disabledPlatforms, platformConfig } from '../../lib/platform-config';
 import { requireEnv, TEST_KEYS } from './env';
 
-export async function createTestApi(taskQueue: string, opts: { temporalAddress?: string; sandboxUrl?: string; syncIntervalSeconds?: number } = {}) {
+export async function createTestApi(taskQueue: string, opts: { temporalAddress?: string; sandboxUrl?: string; syncIntervalSeconds?: number; env?: NodeJS.ProcessEnv } = {}) {
   const connection = opts.temporalAddress ? Connection.lazy({ address: opts.temporalAddress }) : await Connection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   const temporal = new Client({ connection });
   const app = createApp({
@@ -19,6 +19,7 @@ export async function createTestApi(taskQueue: string, opts: { temporalAddress?:
     platforms: platformConfig({ SANDBOX_URL: opts.sandboxUrl ?? 'http://127.0.0.1:9' }),
     publicUrl: 'http://localhost:3000',
     syncIntervalSeconds: opts.syncIntervalSeconds,
+    disabledPlatforms: disabledPlatforms(opts.env ?? {}),
   });
 
   async function call(method: string, path: string, init: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {

@@ -185,3 +185,39 @@ describe('API when Temporal is unreachable', () => {
     assert.equal(await ChannelModel.countDocuments(), 0);
   });
 });
+
+describe('platform switches and capabilities', () => {
+  let db: Awaited<ReturnType<typeof useTestDatabase>>;
+  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let key: string;
+  before(async () => {
+    db = await useTestDatabase();
+    api = await createTestApi('unused', { env: { TIKTOK_ENABLED: 'false' } });
+    key = (await createTenantWithAdminKey('Umbrella')).secret;
+  });
+  after(async () => {
+    await api?.close();
+    await db?.drop();
+  });
+
+  it('refuses a switched-off platform with 503 naming the switch, and writes nothing', async () => {
+    const res = await api.call('POST', '/v1/channels', { key, body: { platform: 'tiktok', name: 'TT' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.json.error.code, 'platform_disabled');
+    assert.match(res.json.error.message, /TIKTOK_ENABLED=false/);
+    assert.equal(await ChannelModel.countDocuments(), 0);
+  });
+
+  it('says per platform what can be done, and why not', async () => {
+    const { data } = (await api.call('GET', '/v1/capabilities', { key })).json;
+    const by = Object.fromEntries(data.map((d: { platform: string }) => [d.platform, d]));
+    assert.equal(data.length, 8);
+    assert.equal(by.tiktok.can_connect, false);
+    assert.match(by.tiktok.reason, /TIKTOK_ENABLED/);
+    assert.equal(by.messenger.can_connect, true);
+    assert.equal(by.messenger.can_read, true);
+    assert.equal(by.messenger.oauth, true);
+    assert.equal(by.whatsapp_cloud.oauth, false);
+    assert.match(by.whatsapp_cloud.reason, /no history API/);
+  });
+});
