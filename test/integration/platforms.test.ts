@@ -105,4 +105,34 @@ describe('every platform, connect → backfill → incremental sync', () => {
       assert.equal(await MessageModel.countDocuments({ channelId: id }), backfilled + 1, `${c.platform}: exactly the new message was added`);
     });
   }
+
+  it('refreshes a short-lived token on its timer, keeping the rotated refresh token (TikTok)', async () => {
+    // Access tokens of 70 s: the workflow must refresh about a minute before expiry, i.e. ~10 s in.
+    await sb.admin('PUT', '/tokens/ttl', { platform: 'tiktok', kind: 'access', seconds: 70 });
+    try {
+      const created = await api.call('POST', '/v1/channels', { key, body: { platform: 'tiktok', name: 'refreshing' } });
+      const consent = await fetch(`${created.json.authorizeUrl}&sandbox_decision=approve`, { redirect: 'manual' });
+      const location = new URL(consent.headers.get('location')!);
+      assert.equal((await api.call('GET', `${location.pathname}${location.search}`)).status, 200);
+      const id: string = created.json.channel.id;
+      const first = (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel.tokenExpiresAt;
+      assert.ok(first, 'expiry read from the token response');
+      const refreshGrants = () => sb.sandbox.ctx.recorder.list({ platform: 'tiktok' }).filter((r) => r.body.includes('grant_type=refresh_token')).length;
+      const before = refreshGrants();
+      const refreshed = await eventually('token refreshed by the timer', async () => {
+        const ch = (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel;
+        return ch.tokenExpiresAt !== first && ch;
+      }, 40_000);
+      assert.ok(new Date(refreshed.tokenExpiresAt) > new Date(first));
+      assert.ok(refreshGrants() > before);
+      // The rotated refresh token was kept: the channel still syncs and stays active.
+      await api.call('POST', `/v1/channels/${id}/sync`, { key });
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel;
+      assert.equal(after.status, 'active', after.lastError ?? '');
+      await api.call('DELETE', `/v1/channels/${id}`, { key });
+    } finally {
+      await sb.admin('PUT', '/tokens/ttl', { platform: 'tiktok', kind: 'access', seconds: null });
+    }
+  });
 });
