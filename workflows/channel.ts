@@ -35,6 +35,8 @@ export interface ChannelWorkflowInput {
   platform: Platform;
   /** Incremental sync interval (default 300 s). */
   syncIntervalSeconds?: number;
+  /** Continue-as-new past this many history events, if the server has not suggested it sooner. */
+  maxHistoryEvents?: number;
   /** State carried across continue-as-new. */
   carried?: CarriedState;
 }
@@ -243,7 +245,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     if (!ok) { await backoff(failures); continue; }
     if (!state.backfill.done) continue; // keep paging through history
 
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) break;
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS)) break;
 
     // Sleep until the next sync, a token refresh, a "sync now", or a disconnect.
     const wakeAt = Math.min(Date.now() + syncIntervalMs, refreshAt ?? Infinity);

@@ -181,6 +181,33 @@ describe('channel workflow', () => {
     });
   });
 
+  it('continues as new before its history grows large, carrying its state (no second backfill)', async () => {
+    const s = stubs(env);
+    const taskQueue = `wf-${Math.random().toString(36).slice(2)}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: s.activities });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
+        taskQueue, workflowId: `channel:t1:messenger:${taskQueue}`,
+        args: [{ tenantId: 't1', channelId: 'c1', platform: 'messenger', syncIntervalSeconds: 60, maxHistoryEvents: 40 }],
+      });
+      await handle.executeUpdate(connectUpdate);
+      await env.sleep('1 hour');
+      const firstRun = await env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
+      assert.equal(firstRun.status.name, 'CONTINUED_AS_NEW');
+      const latest = env.client.workflow.getHandle(handle.workflowId);
+      assert.notEqual((await latest.describe()).runId, handle.firstExecutionRunId);
+      const state = await latest.query(channelStatusQuery);
+      assert.equal(state.status, 'active');
+      assert.equal(state.backfill.done, true);
+      const modes = s.calls.filter((c) => c.name === 'syncChannel').map((c) => (c.args as { mode: string }).mode);
+      assert.equal(modes.filter((m) => m === 'backfill').length, 1, 'backfilled once across runs');
+      assert.ok(modes.length > 20, `kept syncing across runs (${modes.length} syncs)`);
+      assert.equal(s.calls.filter((c) => c.name === 'connectChannel').length, 1, 'stayed connected across runs');
+      await latest.signal(disconnectSignal, {});
+      assert.equal((await latest.result()).status, 'disconnected');
+    });
+  });
+
   it('fails fast, without retrying, on invalid input', async () => {
     const taskQueue = `wf-${Math.random().toString(36).slice(2)}`;
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: stubs(env).activities });
