@@ -6,6 +6,7 @@ import { PLATFORMS } from '../lib/domain/channel';
 // merging two contacts re-points identities, it never changes them.
 const contactIdentitySchema = new Schema(
   {
+    _id: { type: String, required: true }, // "<channelId>:<platform user ID>" (lib/domain/keys.ts)
     tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
     contactId: { type: Schema.Types.ObjectId, ref: 'Contact', required: true },
     channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },

@@ -5,6 +5,7 @@ export const CONVERSATION_STATUSES = ['open', 'closed', 'snoozed'] as const;
 
 const conversationSchema = new Schema(
   {
+    _id: { type: String, required: true }, // "<channelId>:<platform thread ID>" (lib/domain/keys.ts)
     tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
     channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },
     platform: { type: String, enum: PLATFORMS, required: true },
@@ -20,6 +21,7 @@ const conversationSchema = new Schema(
     lastMessageAt: { type: Date },
     lastMessagePreview: { type: String },
     lastInboundAt: { type: Date }, // opens the platform's reply window
+    lastOutboundAt: { type: Date }, // unread = what the customer wrote since
     unreadCount: { type: Number, default: 0 },
   },
   { timestamps: true },

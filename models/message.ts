@@ -11,14 +11,13 @@ const attachmentSchema = new Schema(
 
 const messageSchema = new Schema(
   {
+    // "<channelId>:<platform message ID>" (lib/domain/keys.ts): the natural key makes every write
+    // an idempotent insert. Sends not yet known to the platform get a key of their own.
+    _id: { type: String, required: true },
     tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
     channelId: { type: Schema.Types.ObjectId, ref: 'Channel', required: true },
-    conversationId: { type: Schema.Types.ObjectId, ref: 'Conversation', required: true },
+    conversationId: { type: String, ref: 'Conversation', required: true },
     platform: { type: String, enum: PLATFORMS, required: true },
-    // "<channelId>:<platform message ID>": the natural key that makes every write idempotent.
-    // One field (not a compound with channelId) so messages not yet known to the platform
-    // (pending sends) can leave it out under a sparse unique index on MongoDB and FerretDB alike.
-    externalKey: { type: String },
     externalId: { type: String },
     direction: { type: String, enum: MESSAGE_DIRECTIONS, required: true },
     sender: { externalId: String, name: String, agentId: String },
@@ -35,7 +34,7 @@ const messageSchema = new Schema(
   },
   { timestamps: true },
 );
-messageSchema.index({ externalKey: 1 }, { unique: true, sparse: true });
+messageSchema.index({ channelId: 1, externalId: 1 });
 messageSchema.index({ idempotencyKey: 1 }, { unique: true, sparse: true });
 messageSchema.index({ conversationId: 1, platformTimestamp: 1, _id: 1 });
 messageSchema.index({ tenantId: 1, platformTimestamp: -1 });

@@ -107,8 +107,8 @@ describe('channel lifecycle against the sandbox', () => {
     const callback = await consent(reconnect.json.authorizeUrl);
     assert.equal(callback.json.ok, true, callback.text);
     await eventually('message written during the outage', async () => (await MessageModel.countDocuments({ channelId: messengerId, text: 'Hello? Anyone there?' })) === 1);
-    const keys = await MessageModel.find({ channelId: messengerId }, { externalKey: 1 }).lean();
-    assert.equal(new Set(keys.map((k) => k.externalKey)).size, keys.length, 'no duplicates');
+    const keys = await MessageModel.find({ channelId: messengerId }, { externalId: 1 }).lean();
+    assert.equal(new Set(keys.map((k) => k.externalId)).size, keys.length, 'no duplicates');
     assert.equal(keys.length, WORLD.conversations * WORLD.messagesPerConversation + 2);
     assert.equal((await channel(messengerId)).status, 'active');
   });
