@@ -5,13 +5,15 @@ import { createApp } from '../../api/app';
 import { pingDatabase } from '../../lib/db';
 import { pingTemporal } from '../../lib/temporal';
 import { disabledPlatforms, platformConfig } from '../../lib/platform-config';
-import { requireEnv, TEST_KEYS } from './env';
+import { REDACT_PATHS } from '../../lib/logger';
+import { capturedLogs, requireEnv, TEST_KEYS } from './env';
 
 export async function createTestApi(taskQueue: string, opts: { temporalAddress?: string; sandboxUrl?: string; syncIntervalSeconds?: number; env?: NodeJS.ProcessEnv } = {}) {
   const connection = opts.temporalAddress ? Connection.lazy({ address: opts.temporalAddress }) : await Connection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   const temporal = new Client({ connection });
   const app = createApp({
-    log: pino({ level: 'silent' }),
+    // Debug level, captured: tests check that nothing secret is ever logged.
+    log: pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, { write: (line: string) => { capturedLogs.push(line); } }),
     temporal,
     taskQueue,
     readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(connection, 1000) },

@@ -13,8 +13,19 @@ import { createSwitchboardWorker, WORKFLOWS_PATH } from '../../workers/worker';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
-// Test output shows the SDK's warnings and errors only (each test file is its own process).
-Runtime.install({ logger: new DefaultLogger('WARN') });
+/** Every log line this test process wrote (SDK/worker at every level, API via its pino logger),
+ *  so tests can check that no secret was ever logged. */
+export const capturedLogs: string[] = [];
+
+// The worker's and SDK's logs are all captured; test output shows only warnings and errors
+// (each test file is its own process).
+Runtime.install({
+  logger: new DefaultLogger('DEBUG', (entry) => {
+    const line = `${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {}, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`;
+    capturedLogs.push(line);
+    if (entry.level === 'WARN' || entry.level === 'ERROR') process.stderr.write(`${line}\n`);
+  }),
+});
 
 export function requireEnv(name: 'TEMPORAL_ADDRESS' | 'MONGODB_URI'): string {
   const value = process.env[name];

@@ -9,7 +9,7 @@ import { createTenantWithAdminKey } from '../../api/auth/keys';
 import { platformConfig } from '../../lib/platform-config';
 import { ChannelModel, ConversationModel, MessageModel } from '../../models';
 import { createTestApi } from '../helpers/api';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
+import { capturedLogs, eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
 import { useSandbox } from '../helpers/sandbox';
 
 const WORLD = { conversations: 3, messagesPerConversation: 4 };
@@ -140,7 +140,7 @@ describe('channel lifecycle against the sandbox', () => {
     assert.equal(test.json.ok, true, test.text);
   });
 
-  it('keeps every token sealed: not in MongoDB, not in workflow histories', async () => {
+  it('keeps every token sealed: not in MongoDB, not in workflow histories, not in logs', async () => {
     const tokens = sb.sandbox.ctx.tokens.list().map((t) => t.token);
     assert.ok(tokens.length > 3);
     const dump: string[] = [];
@@ -151,6 +151,8 @@ describe('channel lifecycle against the sandbox', () => {
       const history = await api.temporal.workflow.getHandle(ch.workflowId).fetchHistory();
       dump.push(JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v)));
     }
+    assert.ok(capturedLogs.length > 50, `expected the API and worker logs to be captured (${capturedLogs.length} lines)`);
+    dump.push(...capturedLogs);
     const all = dump.join('\n');
     assert.deepEqual(tokens.filter((t) => all.includes(t)), [], 'plaintext tokens found');
   });
