@@ -16,9 +16,11 @@ export function createChannelRecordActivities(): ChannelRecordActivities {
       if (!Types.ObjectId.isValid(channelId)) {
         throw ApplicationFailure.nonRetryable(`invalid channel id ${channelId}`, 'InvalidChannelId');
       }
+      // An undefined reason must clear the old one (mongoose drops undefined from $set).
+      const reasonUpdate = reason ? { $set: { statusReason: reason } } : { $unset: { statusReason: 1 } };
       const update = status === 'disconnected'
-        ? { $set: { status, statusReason: reason, disconnectedAt: new Date() } }
-        : { $set: { status, statusReason: reason }, $unset: { disconnectedAt: 1 } };
+        ? { $set: { status, ...reasonUpdate.$set, disconnectedAt: new Date() }, ...(reason ? {} : { $unset: { statusReason: 1 } }) }
+        : { $set: { status, ...reasonUpdate.$set }, $unset: { disconnectedAt: 1, ...(reason ? {} : { statusReason: 1 }) } };
       const filter = status === 'disconnected' ? { _id: channelId } : { _id: channelId, status: { $ne: 'disconnected' as const } };
       const result = await ChannelModel.updateOne(filter, update);
       if (result.matchedCount === 0 && !(await ChannelModel.exists({ _id: channelId }))) {

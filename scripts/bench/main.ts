@@ -73,13 +73,17 @@ async function main(): Promise<number> {
   const chosen = names.length ? [...new Set(names)].map((n) => scenarios.get(n)!) : [...scenarios.values()];
 
   // Stops registered by the running scenario, run in reverse on the way out (also on a signal).
-  let stops: { what: string; stop: () => Promise<void> | void }[] = [];
-  const runStops = async () => {
-    const pending = stops.reverse();
-    stops = [];
-    for (const { what, stop } of pending) {
-      try { await stop(); } catch (err) { process.stderr.write(`[bench] stopping ${what} failed: ${(err as Error).message}\n`); }
-    }
+  // A signal and the scenario's own failure may both ask: they share one run of the stops.
+  const stops: { what: string; stop: () => Promise<void> | void }[] = [];
+  let stopping: Promise<void> | undefined;
+  const runStops = () => {
+    stopping ??= (async () => {
+      while (stops.length) {
+        const { what, stop } = stops.pop()!;
+        try { await stop(); } catch (err) { process.stderr.write(`[bench] stopping ${what} failed: ${(err as Error).message}\n`); }
+      }
+    })().finally(() => { stopping = undefined; });
+    return stopping;
   };
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -95,7 +99,8 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const scenario of chosen) {
     const timestamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const say = (line: string) => process.stdout.write(`[${scenario.name}] ${line}\n`);
+    const t0 = performance.now();
+    const say = (line: string) => process.stdout.write(`[${scenario.name} ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
     say(`${scenario.description}`);
     try {
       const started = new Date();
@@ -107,12 +112,13 @@ async function main(): Promise<number> {
       say(`figures written to ${path.relative(process.cwd(), file)}`);
     } catch (err) {
       failed++;
-      process.stderr.write(`[${scenario.name}] failed: ${(err as Error).stack ?? err}\n`);
+      if (interrupted) say('interrupted');
+      else process.stderr.write(`[${scenario.name}] failed: ${(err as Error).stack ?? err}\n`);
       await runStops();
     }
     if (interrupted) break;
   }
-  return failed ? 1 : 0;
+  return interrupted ? 130 : failed ? 1 : 0;
 }
 
 main().then((code) => process.exit(code), (err) => {

@@ -59,6 +59,7 @@ describe('channel lifecycle against the sandbox', () => {
 
     const ch = await eventually('backfill done', async () => { const c = await channel(messengerId); return c.backfill.done && c.status === 'active' && c; });
     assert.equal(ch.account.id, MESSENGER_PAGE);
+    assert.equal(ch.statusReason, null, 'no stale "backfilling" reason once active');
     assert.equal(ch.account.name, 'Sandbox Shop');
     assert.deepEqual(Object.values(ch.credentials).filter((v) => /EAA[A-Za-z0-9_-]{10,}/.test(String(v))), [], 'no token in the API view');
     assert.equal(await MessageModel.countDocuments({ channelId: messengerId }), WORLD.conversations * WORLD.messagesPerConversation);

@@ -41,19 +41,27 @@ export interface StackOptions {
 
 /** Time and count per label (e.g. "update messages upsert", "GET graph /{conversation}/messages"). */
 export class Spans {
-  private readonly stats = new Map<string, { count: number; ms: number; ops: number; maxMs: number }>();
+  private readonly stats = new Map<string, { count: number; ms: number; ops: number; maxMs: number; series: number[] }>();
   add(label: string, ms: number, ops = 1): void {
-    const s = this.stats.get(label) ?? { count: 0, ms: 0, ops: 0, maxMs: 0 };
+    const s = this.stats.get(label) ?? { count: 0, ms: 0, ops: 0, maxMs: 0, series: [] };
     s.count += 1;
     s.ms += ms;
     s.ops += ops;
     s.maxMs = Math.max(s.maxMs, ms);
+    s.series.push(ms);
     this.stats.set(label, s);
   }
   reset(): void { this.stats.clear(); }
-  snapshot(): Record<string, { count: number; ms: number; ops: number; maxMs: number; avgMs: number }> {
-    return Object.fromEntries([...this.stats.entries()].sort((a, b) => b[1].ms - a[1].ms)
-      .map(([k, v]) => [k, { ...v, ms: Math.round(v.ms), maxMs: Math.round(v.maxMs * 10) / 10, avgMs: Math.round((v.ms / v.count) * 100) / 100 }]));
+  /** Per label: totals, and the average of the first and last quarter of calls (does a call get slower as data grows?). */
+  snapshot(): Record<string, { count: number; ms: number; ops: number; maxMs: number; avgMs: number; firstQuarterAvgMs: number; lastQuarterAvgMs: number }> {
+    const avg = (xs: number[]) => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100 : 0);
+    return Object.fromEntries([...this.stats.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([k, { series, ...v }]) => {
+      const q = Math.max(1, Math.floor(series.length / 4));
+      return [k, {
+        ...v, ms: Math.round(v.ms), maxMs: Math.round(v.maxMs * 10) / 10, avgMs: avg(series),
+        firstQuarterAvgMs: avg(series.slice(0, q)), lastQuarterAvgMs: avg(series.slice(-q)),
+      }];
+    }));
   }
   totalMs(filter: (label: string) => boolean = () => true): number {
     let t = 0;
@@ -79,6 +87,8 @@ export interface BenchStack {
   db: Spans;
   /** HTTP requests from this process to the sandbox, by endpoint. */
   http: Spans;
+  /** Stops the worker (e.g. so that measurements after an unfinished run are not disturbed); idempotent. */
+  stopWorker(): Promise<void>;
   /** User+system CPU seconds of the servers this stack started (null: not started here). */
   childCpuSeconds(): { temporal: number | null; ferretdb: number | null };
 }
@@ -198,10 +208,14 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     activityDeps: { keys, platforms },
   });
   const running = worker.run();
-  defer('worker', async () => {
+  const stopWorker = async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
-    await running;
-  });
+    // An activity stuck in a long database call does not see its cancellation: do not wait forever
+    // (stopping FerretDB next ends that call).
+    const gaveUp = await Promise.race([running.then(() => false, () => false), new Promise<boolean>((r) => setTimeout(() => r(true), 30_000).unref())]);
+    if (gaveUp) say('worker still busy 30 s after shutdown; going on anyway');
+  };
+  defer('worker', stopWorker);
 
   const connection = await Connection.connect({ address: temporalAddress });
   defer('API Temporal connection', () => connection.close());
@@ -243,6 +257,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     call,
     db,
     http,
+    stopWorker,
     childCpuSeconds: () => ({ temporal: procCpuSeconds(services.temporal?.child.pid), ferretdb: procCpuSeconds(services.ferretdb?.child.pid) }),
   };
 }
