@@ -28,7 +28,7 @@ const PREVIEW_LENGTH = 140;
 const DUPLICATE_KEY = 11000;
 
 /** Inserts what is new; returns the `_id`s that were inserted (the rest already existed). */
-export async function insertNew<T extends { _id: string }>(collection: Collection<Document>, docs: T[]): Promise<Set<string>> {
+export async function insertNew<T extends { _id: unknown }>(collection: Collection<Document>, docs: T[]): Promise<Set<T['_id']>> {
   if (docs.length === 0) return new Set();
   try {
     await collection.insertMany(docs as unknown as Document[], { ordered: false });
@@ -50,22 +50,26 @@ export async function storeConversations(channel: ChannelRef, conversations: Nor
   // 1. One contact per customer identity on this channel (created once, then reused).
   const contactIds = await ensureContacts(channel, tenantId, channelId, conversations);
 
-  // 2. Conversations, created the first time their thread is seen.
+  // 2. Conversations, created the first time their thread is seen — with the summary of this
+  //    page's messages, so a backfill needs no second write per conversation.
   const now = new Date();
-  await insertNew(ConversationModel.collection, conversations.map((conv) => ({
+  const created = await insertNew(ConversationModel.collection, conversations.map((conv) => ({
     _id: conversationKey(channel.channelId, conv.externalId), tenantId, channelId, platform: channel.platform,
     externalId: conv.externalId, contactId: contactIds.get(conv.participant.externalId), participant: conv.participant,
-    ...(conv.subject ? { subject: conv.subject } : {}), status: 'open', labels: [], unreadCount: 0, createdAt: now, updatedAt: now,
+    ...(conv.subject ? { subject: conv.subject } : {}), status: 'open', labels: [], unreadCount: 0,
+    ...summarize(conv.messages, {}), createdAt: now, updatedAt: now,
   })));
 
   // 3. Messages: inserted once, whatever the page was.
   const docs = conversations.flatMap((conv) => conv.messages.map((m) => messageDoc(channel, tenantId, channelId, conv, m, now)));
   const inserted = await insertNew(MessageModel.collection, docs);
 
-  // 4. Conversation summaries, moved forward by what was new.
+  // 4. Conversations that already existed: move their summary forward by what was new.
   for (const conv of conversations) {
+    const id = conversationKey(channel.channelId, conv.externalId);
+    if (created.has(id)) continue;
     const fresh = conv.messages.filter((m) => inserted.has(messageKey(channel.channelId, m.externalId)));
-    if (fresh.length > 0) await advanceSummary(conversationKey(channel.channelId, conv.externalId), fresh);
+    if (fresh.length > 0) await advanceSummary(id, fresh);
   }
   return { conversations: conversations.length, messagesInserted: inserted.size, messagesSeen: docs.length };
 }
@@ -82,54 +86,66 @@ function messageDoc(channel: ChannelRef, tenantId: Types.ObjectId, channelId: Ty
 
 async function ensureContacts(channel: ChannelRef, tenantId: Types.ObjectId, channelId: Types.ObjectId, conversations: NormalizedConversation[]) {
   const people = new Map(conversations.map((c) => [identityKey(channel.channelId, c.participant.externalId), c.participant]));
-  const known = await ContactIdentityModel.collection.find({ _id: { $in: [...people.keys()] } } as Document, { projection: { contactId: 1, externalId: 1 } }).toArray();
-  const contactIds = new Map<string, unknown>(known.map((k) => [k.externalId as string, k.contactId]));
-  const missing = [...people.entries()].filter(([, p]) => !contactIds.has(p.externalId));
-  if (missing.length > 0) {
-    // New people: a contact each, then claim the identity. If another writer claimed one first,
-    // use theirs and drop ours.
-    const now = new Date();
-    const fresh = missing.map(([key, p]) => ({
-      key, person: p,
-      contact: { _id: new Types.ObjectId(), tenantId, name: p.name ?? p.handle ?? p.externalId, identities: [{ channelId, platform: channel.platform, externalId: p.externalId, handle: p.handle, name: p.name }], createdAt: now, updatedAt: now },
-    }));
-    await ContactModel.collection.insertMany(fresh.map((f) => f.contact), { ordered: false });
-    const claimed = await insertNew(ContactIdentityModel.collection, fresh.map((f) => ({
-      _id: f.key, tenantId, contactId: f.contact._id, channelId, platform: channel.platform, externalId: f.person.externalId,
-      ...(f.person.handle ? { handle: f.person.handle } : {}), ...(f.person.name ? { name: f.person.name } : {}), createdAt: now, updatedAt: now,
-    })));
-    for (const f of fresh) if (claimed.has(f.key)) contactIds.set(f.person.externalId, f.contact._id);
-    const lost = fresh.filter((f) => !claimed.has(f.key));
-    if (lost.length > 0) {
-      await ContactModel.collection.deleteMany({ _id: { $in: lost.map((f) => f.contact._id) } });
-      const winners = await ContactIdentityModel.collection.find({ _id: { $in: lost.map((f) => f.key) } } as Document).toArray();
-      for (const w of winners) contactIds.set(w.externalId as string, w.contactId);
+  // Claim every identity with a new contact; only the ones refused as already known are looked up
+  // (a backfill meets new people, so it needs no lookup at all).
+  const now = new Date();
+  const candidates = [...people.entries()].map(([key, p]) => ({
+    key, person: p,
+    contact: { _id: new Types.ObjectId(), tenantId, name: p.name ?? p.handle ?? p.externalId, identities: [{ channelId, platform: channel.platform, externalId: p.externalId, handle: p.handle, name: p.name }], createdAt: now, updatedAt: now },
+  }));
+  const claimed = await insertNew(ContactIdentityModel.collection, candidates.map((f) => ({
+    _id: f.key, tenantId, contactId: f.contact._id, channelId, platform: channel.platform, externalId: f.person.externalId,
+    ...(f.person.handle ? { handle: f.person.handle } : {}), ...(f.person.name ? { name: f.person.name } : {}), createdAt: now, updatedAt: now,
+  })));
+  const contactIds = new Map<string, unknown>();
+  const fresh = candidates.filter((f) => claimed.has(f.key));
+  for (const f of fresh) contactIds.set(f.person.externalId, f.contact._id);
+  const known = candidates.filter((f) => !claimed.has(f.key));
+  const contacts = fresh.map((f) => f.contact);
+  if (known.length > 0) {
+    const found = await ContactIdentityModel.collection.find({ _id: { $in: known.map((f) => f.key) } } as Document, { projection: { contactId: 1, externalId: 1 } }).toArray();
+    const byKey = new Map(known.map((f) => [f.key, f]));
+    for (const k of found) {
+      contactIds.set(k.externalId as string, k.contactId);
+      // Re-offer the known contact under its own id: a no-op normally, and the repair if a crash
+      // came between claiming the identity and creating its contact.
+      contacts.push({ ...byKey.get(k._id as unknown as string)!.contact, _id: k.contactId as Types.ObjectId });
     }
   }
+  // Identities are claimed before their contacts exist; contacts are inserted right after.
+  await insertNew(ContactModel.collection, contacts);
   return contactIds;
 }
 
+interface Summary { lastMessageAt?: Date; lastMessagePreview?: string; lastInboundAt?: Date; lastOutboundAt?: Date; unreadCount?: number }
+
 /**
- * Moves a conversation's last message, preview, window and unread count forward by newly stored
- * messages. Unread = inbound messages since the business last wrote.
+ * A conversation's summary moved forward by newly stored messages: last message and preview,
+ * the reply window (last inbound), and unread = inbound messages since the business last wrote.
  */
-async function advanceSummary(conversationId: string, fresh: NormalizedMessage[]): Promise<void> {
-  const current = await ConversationModel.collection.findOne({ _id: conversationId } as Document, { projection: { lastMessageAt: 1, lastOutboundAt: 1, lastInboundAt: 1, unreadCount: 1 } });
-  if (!current) return;
+export function summarize(fresh: NormalizedMessage[], current: Summary): Summary {
+  if (fresh.length === 0) return {};
   const sorted = [...fresh].sort((a, b) => a.timestamp - b.timestamp);
   const newest = sorted[sorted.length - 1]!;
   const newestOutbound = sorted.filter((m) => m.direction === 'outbound').pop();
   const newestInbound = sorted.filter((m) => m.direction === 'inbound').pop();
-  const lastOutboundAt = Math.max((current.lastOutboundAt as Date | undefined)?.getTime() ?? 0, newestOutbound?.timestamp ?? 0);
-  const set: Record<string, unknown> = { updatedAt: new Date() };
-  if (!current.lastMessageAt || (current.lastMessageAt as Date).getTime() <= newest.timestamp) {
-    set.lastMessageAt = new Date(newest.timestamp);
-    set.lastMessagePreview = (newest.text ?? (newest.attachments?.length ? `[${newest.attachments[0]!.type}]` : '')).slice(0, PREVIEW_LENGTH);
+  const previousOutbound = current.lastOutboundAt?.getTime() ?? 0;
+  const lastOutboundAt = Math.max(previousOutbound, newestOutbound?.timestamp ?? 0);
+  const next: Summary = {};
+  if (!current.lastMessageAt || current.lastMessageAt.getTime() <= newest.timestamp) {
+    next.lastMessageAt = new Date(newest.timestamp);
+    next.lastMessagePreview = (newest.text ?? (newest.attachments?.length ? `[${newest.attachments[0]!.type}]` : '')).slice(0, PREVIEW_LENGTH);
   }
-  if (newestInbound && newestInbound.timestamp > ((current.lastInboundAt as Date | undefined)?.getTime() ?? 0)) set.lastInboundAt = new Date(newestInbound.timestamp);
-  if (lastOutboundAt > 0) set.lastOutboundAt = new Date(lastOutboundAt);
+  if (newestInbound && newestInbound.timestamp > (current.lastInboundAt?.getTime() ?? 0)) next.lastInboundAt = new Date(newestInbound.timestamp);
+  if (lastOutboundAt > 0) next.lastOutboundAt = new Date(lastOutboundAt);
   const newUnread = sorted.filter((m) => m.direction === 'inbound' && m.timestamp > lastOutboundAt).length;
   // A newer reply from the business resets the count; otherwise new inbound messages add to it.
-  set.unreadCount = newestOutbound && newestOutbound.timestamp >= ((current.lastOutboundAt as Date | undefined)?.getTime() ?? 0) ? newUnread : ((current.unreadCount as number) ?? 0) + newUnread;
-  await ConversationModel.collection.updateOne({ _id: conversationId } as Document, { $set: set });
+  next.unreadCount = newestOutbound && newestOutbound.timestamp >= previousOutbound ? newUnread : (current.unreadCount ?? 0) + newUnread;
+  return next;
+}
+
+async function advanceSummary(conversationId: string, fresh: NormalizedMessage[]): Promise<void> {
+  const current = await ConversationModel.collection.findOne({ _id: conversationId } as Document, { projection: { lastMessageAt: 1, lastOutboundAt: 1, lastInboundAt: 1, unreadCount: 1 } });
+  if (!current) return;
+  await ConversationModel.collection.updateOne({ _id: conversationId } as Document, { $set: { ...summarize(fresh, current as Summary), updatedAt: new Date() } });
 }
