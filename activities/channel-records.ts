@@ -16,12 +16,13 @@ export function createChannelRecordActivities(): ChannelRecordActivities {
       if (!Types.ObjectId.isValid(channelId)) {
         throw ApplicationFailure.nonRetryable(`invalid channel id ${channelId}`, 'InvalidChannelId');
       }
-      // An undefined reason must clear the old one (mongoose drops undefined from $set).
-      const reasonUpdate = reason ? { $set: { statusReason: reason } } : { $unset: { statusReason: 1 } };
-      const update = status === 'disconnected'
-        ? { $set: { status, ...reasonUpdate.$set, disconnectedAt: new Date() }, ...(reason ? {} : { $unset: { statusReason: 1 } }) }
-        : { $set: { status, ...reasonUpdate.$set }, $unset: { disconnectedAt: 1, ...(reason ? {} : { statusReason: 1 }) } };
-      const filter = status === 'disconnected' ? { _id: channelId } : { _id: channelId, status: { $ne: 'disconnected' as const } };
+      // An absent reason clears the old one (mongoose would drop `undefined` from a $set).
+      const disconnected = status === 'disconnected';
+      const update = {
+        $set: { status, ...(reason ? { statusReason: reason } : {}), ...(disconnected ? { disconnectedAt: new Date() } : {}) },
+        $unset: { ...(reason ? {} : { statusReason: 1 }), ...(disconnected ? {} : { disconnectedAt: 1 }) },
+      };
+      const filter = disconnected ? { _id: channelId } : { _id: channelId, status: { $ne: 'disconnected' as const } };
       const result = await ChannelModel.updateOne(filter, update);
       if (result.matchedCount === 0 && !(await ChannelModel.exists({ _id: channelId }))) {
         throw ApplicationFailure.nonRetryable(`channel ${channelId} does not exist`, 'ChannelNotFound');

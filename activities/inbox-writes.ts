@@ -64,13 +64,15 @@ export async function storeConversations(channel: ChannelRef, conversations: Nor
   const docs = conversations.flatMap((conv) => conv.messages.map((m) => messageDoc(channel, tenantId, channelId, conv, m, now)));
   const inserted = await insertNew(MessageModel.collection, docs);
 
-  // 4. Conversations that already existed: move their summary forward by what was new.
+  // 4. Conversations that already existed: move their summaries forward by what was new —
+  //    one read and one bulk write for the whole page.
+  const freshByConversation = new Map<string, NormalizedMessage[]>();
   for (const conv of conversations) {
     const id = conversationKey(channel.channelId, conv.externalId);
-    if (created.has(id)) continue;
     const fresh = conv.messages.filter((m) => inserted.has(messageKey(channel.channelId, m.externalId)));
-    if (fresh.length > 0) await advanceSummary(id, fresh);
+    if (!created.has(id) && fresh.length > 0) freshByConversation.set(id, fresh);
   }
+  await advanceSummaries(freshByConversation);
   return { conversations: conversations.length, messagesInserted: inserted.size, messagesSeen: docs.length };
 }
 
@@ -144,8 +146,14 @@ export function summarize(fresh: NormalizedMessage[], current: Summary): Summary
   return next;
 }
 
-async function advanceSummary(conversationId: string, fresh: NormalizedMessage[]): Promise<void> {
-  const current = await ConversationModel.collection.findOne({ _id: conversationId } as Document, { projection: { lastMessageAt: 1, lastOutboundAt: 1, lastInboundAt: 1, unreadCount: 1 } });
-  if (!current) return;
-  await ConversationModel.collection.updateOne({ _id: conversationId } as Document, { $set: { ...summarize(fresh, current as Summary), updatedAt: new Date() } });
+async function advanceSummaries(freshByConversation: Map<string, NormalizedMessage[]>): Promise<void> {
+  if (freshByConversation.size === 0) return;
+  const current = await ConversationModel.collection
+    .find({ _id: { $in: [...freshByConversation.keys()] } } as Document, { projection: { lastMessageAt: 1, lastOutboundAt: 1, lastInboundAt: 1, unreadCount: 1 } })
+    .toArray();
+  if (current.length === 0) return;
+  const now = new Date();
+  await ConversationModel.collection.bulkWrite(current.map((conv) => ({
+    updateOne: { filter: { _id: conv._id }, update: { $set: { ...summarize(freshByConversation.get(conv._id as unknown as string)!, conv as Summary), updatedAt: now } } },
+  })), { ordered: false });
 }
