@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.data/**', '.test-data/**', 'bench-results/**'] },
+  { ignores: ['node_modules/**', '.tools/**', '.data/**', '.test-data/**', 'bench-results/**', '.scratch/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

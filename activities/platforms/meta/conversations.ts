@@ -186,7 +186,9 @@ export async function fetchConversationsPage(src: ConversationSource, cursor: Sy
     if (messages.length) {
       messages.sort((a, b) => a.timestamp - b.timestamp);
       out.push({
-        externalId: conv.id,
+        // A Page/IG DM thread is 1:1 with the customer, and webhooks name only the customer
+        // (PSID/IGSID), so the customer's id is the thread id sync and webhooks share.
+        externalId: customerId,
         participant: { externalId: customerId, ...(customer.username ? { handle: customer.username } : {}), ...(customer.name ?? customer.username ? { name: customer.name ?? customer.username } : {}) },
         messages,
       });
