@@ -8,6 +8,7 @@ import type { Platform } from '../lib/domain/channel';
 import type { PlatformConfig } from '../lib/platform-config';
 import { ChannelModel } from '../models';
 import { toActivityFailure } from './failures';
+import { applyDeferredEvents } from './inbox-events';
 import { storeConversations } from './inbox-writes';
 import { ADAPTER_FACTORIES } from './platforms';
 import type { AccountInfo, ChannelAdapter, Credentials, SyncCursor } from './platforms/types';
@@ -98,6 +99,7 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
         while (total.pages < maxPages) {
           const page = await adapter.fetchPage({ credentials, account, cursor, mode });
           const stored = await storeConversations(ref, page.conversations);
+          await applyDeferredEvents(channelId, stored.insertedIds); // statuses that arrived before their message
           total.pages += 1;
           total.conversations += stored.conversations;
           total.messagesInserted += stored.messagesInserted;

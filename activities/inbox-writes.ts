@@ -5,10 +5,12 @@
 // (FerretDB's SQLite backend only uses the primary key for lookups). No multi-document
 // transactions: each step is idempotent on its own, and a crash between steps is repaired by
 // running the page again.
-import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
 import { Types } from 'mongoose';
 import type { Platform } from '../lib/domain/channel';
 import { conversationKey, identityKey, messageKey } from '../lib/domain/keys';
+import { statusRank } from '../lib/domain/message-status';
+import { sha256Hex } from '../lib/crypto';
 import { ContactIdentityModel, ContactModel, ConversationModel, MessageModel } from '../models';
 import type { NormalizedConversation, NormalizedMessage } from './platforms/types';
 
@@ -22,6 +24,8 @@ export interface StoreResult {
   conversations: number;
   messagesInserted: number;
   messagesSeen: number;
+  /** `_id`s of the messages this call stored for the first time. */
+  insertedIds: string[];
 }
 
 const PREVIEW_LENGTH = 140;
@@ -43,7 +47,7 @@ export async function insertNew<T extends { _id: unknown }>(collection: Collecti
 }
 
 export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[]): Promise<StoreResult> {
-  if (conversations.length === 0) return { conversations: 0, messagesInserted: 0, messagesSeen: 0 };
+  if (conversations.length === 0) return { conversations: 0, messagesInserted: 0, messagesSeen: 0, insertedIds: [] };
   const tenantId = new Types.ObjectId(channel.tenantId);
   const channelId = new Types.ObjectId(channel.channelId);
 
@@ -51,38 +55,49 @@ export async function storeConversations(channel: ChannelRef, conversations: Nor
   const contactIds = await ensureContacts(channel, tenantId, channelId, conversations);
 
   // 2. Conversations, created the first time their thread is seen — with the summary of this
-  //    page's messages, so a backfill needs no second write per conversation.
+  //    page's messages (and that batch marked as counted), so a backfill needs no second write.
   const now = new Date();
   const created = await insertNew(ConversationModel.collection, conversations.map((conv) => ({
     _id: conversationKey(channel.channelId, conv.externalId), tenantId, channelId, platform: channel.platform,
     externalId: conv.externalId, contactId: contactIds.get(conv.participant.externalId), participant: conv.participant,
     ...(conv.subject ? { subject: conv.subject } : {}), status: 'open', labels: [], unreadCount: 0,
-    ...summarize(conv.messages, {}), createdAt: now, updatedAt: now,
+    ...summarize(conv.messages, {}), summaryBatch: batchToken(conv.messages.map((m) => messageKey(channel.channelId, m.externalId))),
+    createdAt: now, updatedAt: now,
   })));
 
-  // 3. Messages: inserted once, whatever the page was.
+  // 3. Messages: inserted once, whatever the page was; marked until their summary is written.
   const docs = conversations.flatMap((conv) => conv.messages.map((m) => messageDoc(channel, tenantId, channelId, conv, m, now)));
   const inserted = await insertNew(MessageModel.collection, docs);
 
-  // 4. Conversations that already existed: move their summaries forward by what was new —
-  //    one read and one bulk write for the whole page.
-  const freshByConversation = new Map<string, NormalizedMessage[]>();
+  // 4. Existing conversations move their summaries forward by what is new — plus anything an
+  //    earlier, interrupted attempt stored but did not count (still marked `summaryPending`).
+  const seenBefore = docs.filter((d) => !inserted.has(d._id)).map((d) => d._id);
+  const unfinished = seenBefore.length === 0 ? new Set<string>() : new Set((await MessageModel.collection
+    .find({ _id: { $in: seenBefore }, summaryPending: true } as Document, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as string));
+  const toCount = new Map<string, { keys: string[]; messages: NormalizedMessage[] }>();
   for (const conv of conversations) {
     const id = conversationKey(channel.channelId, conv.externalId);
-    const fresh = conv.messages.filter((m) => inserted.has(messageKey(channel.channelId, m.externalId)));
-    if (!created.has(id) && fresh.length > 0) freshByConversation.set(id, fresh);
+    const entry = { keys: [] as string[], messages: [] as NormalizedMessage[] };
+    for (const m of conv.messages) {
+      const key = messageKey(channel.channelId, m.externalId);
+      if (inserted.has(key) || unfinished.has(key)) { entry.keys.push(key); entry.messages.push(m); }
+    }
+    if (entry.keys.length > 0 && !created.has(id)) toCount.set(id, entry);
   }
-  await advanceSummaries(freshByConversation);
-  return { conversations: conversations.length, messagesInserted: inserted.size, messagesSeen: docs.length };
+  await advanceSummaries(toCount, now);
+  const marked = [...inserted, ...unfinished];
+  if (marked.length > 0) await MessageModel.collection.updateMany({ _id: { $in: marked } } as Document, { $unset: { summaryPending: '' } });
+  return { conversations: conversations.length, messagesInserted: inserted.size, messagesSeen: docs.length, insertedIds: [...inserted] };
 }
 
 function messageDoc(channel: ChannelRef, tenantId: Types.ObjectId, channelId: Types.ObjectId, conv: NormalizedConversation, m: NormalizedMessage, now: Date) {
+  const status = m.direction === 'inbound' ? 'received' : 'sent';
   return {
     _id: messageKey(channel.channelId, m.externalId), tenantId, channelId,
     conversationId: conversationKey(channel.channelId, conv.externalId), platform: channel.platform,
     externalId: m.externalId, direction: m.direction, sender: m.sender, ...(m.text !== undefined ? { text: m.text } : {}),
-    attachments: m.attachments ?? [], status: m.direction === 'inbound' ? 'received' : 'sent',
-    platformTimestamp: new Date(m.timestamp), createdAt: now, updatedAt: now,
+    attachments: m.attachments ?? [], status, statusRank: statusRank(status),
+    platformTimestamp: new Date(m.timestamp), summaryPending: true, createdAt: now, updatedAt: now,
   };
 }
 
@@ -121,6 +136,9 @@ async function ensureContacts(channel: ChannelRef, tenantId: Types.ObjectId, cha
 
 interface Summary { lastMessageAt?: Date; lastMessagePreview?: string; lastInboundAt?: Date; lastOutboundAt?: Date; unreadCount?: number }
 
+export const previewOf = (m: Pick<NormalizedMessage, 'text' | 'attachments'>) =>
+  (m.text ?? (m.attachments?.length ? `[${m.attachments[0]!.type}]` : '')).slice(0, PREVIEW_LENGTH);
+
 /**
  * A conversation's summary moved forward by newly stored messages: last message and preview,
  * the reply window (last inbound), and unread = inbound messages since the business last wrote.
@@ -136,7 +154,7 @@ export function summarize(fresh: NormalizedMessage[], current: Summary): Summary
   const next: Summary = {};
   if (!current.lastMessageAt || current.lastMessageAt.getTime() <= newest.timestamp) {
     next.lastMessageAt = new Date(newest.timestamp);
-    next.lastMessagePreview = (newest.text ?? (newest.attachments?.length ? `[${newest.attachments[0]!.type}]` : '')).slice(0, PREVIEW_LENGTH);
+    next.lastMessagePreview = previewOf(newest);
   }
   if (newestInbound && newestInbound.timestamp > (current.lastInboundAt?.getTime() ?? 0)) next.lastInboundAt = new Date(newestInbound.timestamp);
   if (lastOutboundAt > 0) next.lastOutboundAt = new Date(lastOutboundAt);
@@ -146,14 +164,56 @@ export function summarize(fresh: NormalizedMessage[], current: Summary): Summary
   return next;
 }
 
-async function advanceSummaries(freshByConversation: Map<string, NormalizedMessage[]>): Promise<void> {
-  if (freshByConversation.size === 0) return;
-  const current = await ConversationModel.collection
-    .find({ _id: { $in: [...freshByConversation.keys()] } } as Document, { projection: { lastMessageAt: 1, lastOutboundAt: 1, lastInboundAt: 1, unreadCount: 1 } })
-    .toArray();
-  if (current.length === 0) return;
-  const now = new Date();
-  await ConversationModel.collection.bulkWrite(current.map((conv) => ({
-    updateOne: { filter: { _id: conv._id }, update: { $set: { ...summarize(freshByConversation.get(conv._id as unknown as string)!, conv as Summary), updatedAt: now } } },
-  })), { ordered: false });
+/** Names a batch of messages: the same set of message keys always gives the same token. */
+export function batchToken(keys: string[]): string {
+  return sha256Hex([...keys].sort().join('\n')).slice(0, 24);
+}
+
+/**
+ * Moves existing conversations' summaries forward with conditional, atomic updates — never a
+ * read-then-write, so concurrent writers (webhook drains, syncs, sends) cannot undo each other:
+ * - last message + preview: set only if this batch's newest message is at least as new;
+ * - last inbound / outbound: `$max`;
+ * - unread: a newer business reply resets it to the inbound messages after that reply; otherwise
+ *   the new inbound messages are added — once per batch (`summaryBatch`), so a retry after a crash
+ *   between this write and clearing `summaryPending` does not count them twice.
+ */
+export function summaryUpdates(conversationId: string, keys: string[], messages: NormalizedMessage[], now: Date): AnyBulkWriteOperation<Document>[] {
+  if (messages.length === 0) return [];
+  const token = batchToken(keys);
+  const sorted = [...messages].sort((a, b) => a.timestamp - b.timestamp);
+  const newest = sorted[sorted.length - 1]!;
+  const newestOutbound = sorted.filter((m) => m.direction === 'outbound').pop();
+  const newestInbound = sorted.filter((m) => m.direction === 'inbound').pop();
+  const ops: AnyBulkWriteOperation<Document>[] = [];
+  const id = conversationId as unknown as Document['_id'];
+  ops.push({ updateOne: {
+    filter: { _id: id, $or: [{ lastMessageAt: { $lte: new Date(newest.timestamp) } }, { lastMessageAt: null }] },
+    update: { $set: { lastMessageAt: new Date(newest.timestamp), lastMessagePreview: previewOf(newest), updatedAt: now } },
+  } });
+  const max: Document = {};
+  if (newestInbound) max.lastInboundAt = new Date(newestInbound.timestamp);
+  if (newestOutbound) max.lastOutboundAt = new Date(newestOutbound.timestamp);
+  if (Object.keys(max).length > 0) ops.push({ updateOne: { filter: { _id: id }, update: { $max: max } } });
+  if (newestOutbound) {
+    const after = sorted.filter((m) => m.direction === 'inbound' && m.timestamp > newestOutbound.timestamp).length;
+    ops.push({ updateOne: {
+      filter: { _id: id, summaryBatch: { $ne: token }, $or: [{ lastOutboundAt: { $lte: new Date(newestOutbound.timestamp) } }, { lastOutboundAt: null }] },
+      update: { $set: { unreadCount: after, summaryBatch: token } },
+    } });
+  } else if (newestInbound) {
+    const inbound = sorted.filter((m) => m.direction === 'inbound');
+    ops.push({ updateOne: {
+      filter: { _id: id, summaryBatch: { $ne: token }, $or: [{ lastOutboundAt: { $lt: new Date(newestInbound.timestamp) } }, { lastOutboundAt: null }] },
+      update: { $inc: { unreadCount: inbound.length }, $set: { summaryBatch: token } },
+    } });
+  }
+  return ops;
+}
+
+async function advanceSummaries(toCount: Map<string, { keys: string[]; messages: NormalizedMessage[] }>, now: Date): Promise<void> {
+  if (toCount.size === 0) return;
+  const ops = [...toCount.entries()].flatMap(([id, { keys, messages }]) => summaryUpdates(id, keys, messages, now));
+  // Ordered: a conversation's `$max` of lastOutboundAt must not run before its unread reset checks it.
+  await ConversationModel.collection.bulkWrite(ops, { ordered: true });
 }

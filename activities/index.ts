@@ -1,6 +1,7 @@
 // Every activity the worker registers. Workflows type their proxies from `Activities`.
 import { createChannelLifecycleActivities, type LifecycleDeps } from './channel-lifecycle';
 import { createChannelRecordActivities } from './channel-records';
+import { drainChannelEvents } from './inbox-events';
 
 export type ActivityDeps = LifecycleDeps;
 
@@ -8,6 +9,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createChannelRecordActivities(),
     ...createChannelLifecycleActivities(deps),
+    drainChannelEvents,
   };
 }
 

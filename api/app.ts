@@ -16,6 +16,11 @@ import { stateSigningKey } from '../lib/oauth-state';
 import type { PlatformConfig } from '../lib/platform-config';
 import type { Platform } from '../lib/domain/channel';
 import { oauthRoutes } from './routes/oauth';
+import { webhookRoutes } from './routes/webhooks';
+import { ChannelDirectory } from './webhooks/directory';
+import { WebhookIntake } from './webhooks/intake';
+import { WEBHOOK_SOURCES, webhookSecrets } from './webhooks/sources';
+import { ChannelWaker } from './webhooks/waker';
 
 export interface AppDeps {
   log: Logger;
@@ -30,6 +35,19 @@ export interface AppDeps {
   /** Platforms switched off (<PLATFORM>_ENABLED=false). */
   disabledPlatforms?: Set<Platform>;
   maxBodyBytes?: number;
+  /** Webhook intake (built from the other deps when not given). */
+  intake?: WebhookIntake;
+}
+
+/** The webhook hot path's parts, built once per process. */
+export function createWebhookIntake(deps: Pick<AppDeps, 'log' | 'temporal' | 'keys' | 'platforms'>): WebhookIntake {
+  return new WebhookIntake({
+    sources: WEBHOOK_SOURCES,
+    secrets: webhookSecrets(deps.platforms),
+    directory: new ChannelDirectory({ keys: deps.keys }),
+    waker: new ChannelWaker(deps.temporal, deps.log),
+    log: deps.log.child({ component: 'webhooks' }),
+  });
 }
 
 export function createApp(deps: AppDeps) {
@@ -51,6 +69,9 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps.readiness));
   app.route('/', docsRoutes());
+
+  // Platform webhooks: authenticated by their signatures, not API keys.
+  app.route('/', webhookRoutes({ intake: deps.intake ?? createWebhookIntake(deps), publicUrl: deps.publicUrl }));
 
   const stateKey = stateSigningKey(deps.keys);
   const redirectUri = `${deps.publicUrl.replace(/\/$/, '')}/v1/oauth/callback`;

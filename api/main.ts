@@ -8,19 +8,22 @@ import { createLogger } from '../lib/logger';
 import { disabledPlatforms, platformConfig } from '../lib/platform-config';
 import { connectWithRetry } from '../lib/retry';
 import { createTemporalClient, pingTemporal } from '../lib/temporal';
-import { createApp } from './app';
+import { createApp, createWebhookIntake } from './app';
 
 const config = loadConfigOrExit();
 const log = createLogger({ name: 'api', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const temporal = createTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
 
+const platforms = platformConfig();
+const intake = createWebhookIntake({ log, temporal: temporal.client, keys: config.ENCRYPTION_KEYS, platforms });
 const app = createApp({
   log,
+  intake,
   temporal: temporal.client,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(temporal.connection) },
   keys: config.ENCRYPTION_KEYS,
-  platforms: platformConfig(),
+  platforms,
   publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}`,
   syncIntervalSeconds: config.SYNC_INTERVAL_SECONDS,
   disabledPlatforms: disabledPlatforms(),
@@ -29,7 +32,13 @@ const app = createApp({
 let stopping = false;
 // Serve at once; /readyz reports MongoDB unreachable until this connects.
 void connectWithRetry('MongoDB', () => connectDatabase(config.MONGODB_URI), { log, stopped: () => stopping })
-  .then((db) => db && log.info('connected to MongoDB'));
+  .then(async (db) => {
+    if (!db) return;
+    log.info('connected to MongoDB');
+    // A previous process may have stored events and died before waking their workflows.
+    const woken = await intake.wakePending().catch((err) => { log.warn({ err: (err as Error).message }, 'could not wake channels with queued webhook events'); return 0; });
+    if (woken > 0) log.info({ channels: woken }, 'woke channels with queued webhook events');
+  });
 
 const server = serve({ fetch: app.fetch, hostname: config.API_HOST, port: config.API_PORT }, (info) => {
   log.info({ port: info.port }, `API listening on http://localhost:${info.port}`);

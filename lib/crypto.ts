@@ -26,7 +26,7 @@ export function unseal(sealed: Sealed, keys: EncryptionKey[]): string {
   return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
 }
 
-export const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
+export const sha256Hex = (value: string | Buffer) => createHash('sha256').update(value).digest('hex');
 
 /** Compares two strings in constant time (for their common length; lengths are not secret). */
 export function safeEqual(a: string, b: string): boolean {

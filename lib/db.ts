@@ -13,7 +13,7 @@ export async function connectDatabase(uri: string, opts: { serverSelectionTimeou
 export async function ensureIndexes(): Promise<void> {
   const all = [
     models.TenantModel, models.ApiKeyModel, models.ChannelModel, models.ContactModel, models.ContactIdentityModel,
-    models.ConversationModel, models.MessageModel, models.WebhookEventModel, models.DailyStatModel,
+    models.ConversationModel, models.MessageModel, models.WebhookEventModel, models.WebhookDeliveryModel, models.DailyStatModel,
   ];
   for (const model of all) await model.createIndexes();
 }

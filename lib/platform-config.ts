@@ -5,7 +5,7 @@ import { DEFAULT_APPS } from '../sandbox/core/apps';
 import { PLATFORMS, type Platform } from './domain/channel';
 
 export interface PlatformConfig {
-  meta: { dialogUrl: string; graphUrl: string; graphVersion: string; appId: string; appSecret: string };
+  meta: { dialogUrl: string; graphUrl: string; graphVersion: string; appId: string; appSecret: string; verifyToken: string };
   instagram: { authorizeUrl: string; apiUrl: string; graphUrl: string; appId: string; appSecret: string };
   whatsapp: { graphUrl: string; graphVersion: string; appSecret: string };
   twilio: { apiUrl: string };
@@ -28,6 +28,7 @@ export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformCo
       graphVersion,
       appId: pick('META_APP_ID', DEFAULT_APPS.meta!.id, 'the Meta app ID'),
       appSecret: pick('META_APP_SECRET', DEFAULT_APPS.meta!.secret, 'the Meta app secret'),
+      verifyToken: pick('META_VERIFY_TOKEN', DEFAULT_APPS.meta!.extra.verifyToken, 'the webhook verify token typed into the Meta App Dashboard'),
     },
     instagram: {
       authorizeUrl: env.INSTAGRAM_AUTHORIZE_URL ?? host('www.instagram.com'),

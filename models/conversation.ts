@@ -23,6 +23,12 @@ const conversationSchema = new Schema(
     lastInboundAt: { type: Date }, // opens the platform's reply window
     lastOutboundAt: { type: Date }, // unread = what the customer wrote since
     unreadCount: { type: Number, default: 0 },
+    // Messenger reports delivery and reads as watermarks: every outbound message sent at or before
+    // these times is delivered / read (applied when messages are read, not rewritten one by one).
+    deliveredUpTo: { type: Date },
+    readUpTo: { type: Date },
+    // The last batch of new messages counted into unreadCount: a retried write does not count twice.
+    summaryBatch: { type: String },
   },
   { timestamps: true },
 );

@@ -6,4 +6,5 @@ export * from './contact-identity';
 export * from './conversation';
 export * from './message';
 export * from './webhook-event';
+export * from './webhook-delivery';
 export * from './daily-stat';

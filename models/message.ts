@@ -25,12 +25,20 @@ const messageSchema = new Schema(
     attachments: { type: [attachmentSchema], default: [] },
     template: { name: String, language: String, parameters: [String] },
     status: { type: String, enum: MESSAGE_STATUSES, required: true },
+    // lib/domain/message-status.ts: status updates apply only when they raise the rank.
+    statusRank: { type: Number, required: true },
     error: { code: String, message: String },
     platformTimestamp: { type: Date, required: true }, // when the platform says it happened
     sentAt: Date,
     deliveredAt: Date,
     readAt: Date,
     idempotencyKey: { type: String }, // "<tenantId>:<client key>" for sends
+    // Customer reactions, by the reacting user's platform ID: { emoji (null once removed), at }.
+    reactions: { type: Schema.Types.Mixed },
+    deletedAt: Date, // the customer unsent it (Instagram): text and attachments are removed
+    // Set while the message is stored but not yet counted in its conversation's summary: a drain
+    // that crashed in between finishes the summary on its retry (activities/inbox-writes.ts).
+    summaryPending: Boolean,
   },
   { timestamps: true },
 );

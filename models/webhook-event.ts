@@ -1,27 +1,35 @@
 import { Schema, model, type InferSchemaType } from 'mongoose';
 
-export const WEBHOOK_EVENT_STATES = ['pending', 'processed', 'orphaned', 'ignored', 'failed'] as const;
+/**
+ * - pending: waiting for its channel workflow to drain it into the inbox
+ * - deferred: a status/reaction/deletion whose message is not stored yet; applied when it is
+ * - held: addressed to a disconnected channel (kept, reported, not applied)
+ * - unmatched: no channel speaks for the account it was addressed to (kept, reported)
+ */
+export const WEBHOOK_EVENT_STATES = ['pending', 'deferred', 'held', 'unmatched'] as const;
+export type WebhookEventState = (typeof WEBHOOK_EVENT_STATES)[number];
 
-// One normalized platform event (a message, an echo, a status…). `eventKey` is unique per
-// platform event, so a redelivered webhook inserts nothing new.
+// The intake queue: one normalized platform event per document, stored before the webhook is
+// acknowledged. `_id` = "<channelId>:<event key>" (or "unmatched:<event key>"), so a redelivered
+// event is refused as a duplicate while it waits. Applied events are deleted: the queue stays small
+// (FerretDB scans it for every drain) and `webhook_deliveries` keeps the record of what arrived.
 const webhookEventSchema = new Schema(
   {
-    eventKey: { type: String, required: true }, // "<platform>:<kind>:<platform event ID>"
-    platform: { type: String, required: true },
-    kind: { type: String, required: true }, // message | echo | status | reaction | …
-    accountId: { type: String }, // the platform account addressed (page, phone number ID…)
+    _id: { type: String, required: true },
+    source: { type: String, required: true }, // the endpoint: meta, whatsapp, twilio, tiktok, google
+    kind: { type: String, required: true }, // message | status | watermark | reaction | deletion | sync
+    accountId: { type: String, required: true }, // the platform account addressed (page, phone number ID…)
     tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant' },
     channelId: { type: Schema.Types.ObjectId, ref: 'Channel' },
-    state: { type: String, enum: WEBHOOK_EVENT_STATES, default: 'pending' },
-    payload: { type: Schema.Types.Mixed, required: true },
+    state: { type: String, enum: WEBHOOK_EVENT_STATES, required: true },
+    event: { type: Schema.Types.Mixed, required: true }, // the normalized InboxEvent
+    messageId: { type: String }, // deferred: the message it waits for
+    deliveryId: { type: String, required: true },
     receivedAt: { type: Date, required: true },
-    processedAt: Date,
-    error: String,
   },
-  { timestamps: false },
+  { timestamps: false, versionKey: false },
 );
-webhookEventSchema.index({ eventKey: 1 }, { unique: true });
-webhookEventSchema.index({ channelId: 1, state: 1, receivedAt: 1 });
+webhookEventSchema.index({ channelId: 1, state: 1 });
 webhookEventSchema.index({ state: 1, receivedAt: 1 });
 
 export type WebhookEvent = InferSchemaType<typeof webhookEventSchema>;

@@ -47,6 +47,8 @@ interface CarriedState {
   tokenExpiresAt: number | null;
   backfillDone: boolean;
   syncRequested: boolean;
+  /** Webhook events were waiting when the workflow continued as new. */
+  eventsPending?: boolean;
 }
 
 export interface ChannelState {
@@ -58,6 +60,8 @@ export interface ChannelState {
   backfill: { done: boolean; pages: number; messages: number };
   lastSyncAt: string | null;
   lastError: string | null;
+  /** Webhook events drained into the inbox by this run of the workflow. */
+  inbox?: { events: number; messages: number; lastDrainAt: string | null };
 }
 
 export interface ConnectOutcome { ok: boolean; status: ChannelStatus; message: string }
@@ -65,6 +69,8 @@ export interface ConnectOutcome { ok: boolean; status: ChannelStatus; message: s
 export const channelStatusQuery = defineQuery<ChannelState>('status');
 export const disconnectSignal = defineSignal<[{ reason?: string }]>('disconnect');
 export const syncNowSignal = defineSignal('syncNow');
+/** The API stored webhook events for this channel (coalesced: at most a few per second). */
+export const eventsPendingSignal = defineSignal('eventsPending');
 /** Runs the connect step on what the API left sealed in MongoDB (an OAuth code or credentials). */
 export const connectUpdate = defineUpdate<ConnectOutcome>('connect');
 /** A consent that was denied or abandoned: stays pending_auth, with the reason shown. */
@@ -75,6 +81,12 @@ export const refreshNowUpdate = defineUpdate<ConnectOutcome>('refreshNow');
 const { recordChannelStatus, connectChannel, checkChannel, refreshChannelToken, revokeChannelAccess } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+// Draining only writes to MongoDB: retried until it succeeds (events stay queued until applied).
+const { drainChannelEvents } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 const { syncChannel } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -107,9 +119,11 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     backfill: { done: input.carried?.backfillDone ?? false, pages: 0, messages: 0 },
     lastSyncAt: null,
     lastError: null,
+    inbox: { events: 0, messages: 0, lastDrainAt: null },
   };
   let tokenExpiresAt = input.carried?.tokenExpiresAt ?? null;
   let syncRequested = input.carried?.syncRequested ?? false;
+  let eventsPending = input.carried?.eventsPending ?? false;
   let disconnectRequested: { reason?: string } | undefined;
 
   async function moveTo(status: ChannelStatus, reason?: string): Promise<void> {
@@ -133,6 +147,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   setHandler(channelStatusQuery, () => state);
   setHandler(disconnectSignal, (request) => { disconnectRequested ??= request; });
   setHandler(syncNowSignal, () => { syncRequested = true; });
+  setHandler(eventsPendingSignal, () => { eventsPending = true; });
   setHandler(authorizationFailedSignal, async ({ reason }) => {
     if (state.status === 'pending_auth' || state.status === 'reauth_required') await moveTo(state.status, reason);
   });
@@ -222,13 +237,32 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     }
   }
 
+  /** Webhook events into the inbox, batch after batch until the queue is empty. */
+  async function drainEvents(): Promise<void> {
+    eventsPending = false;
+    const drained = await drainChannelEvents({ channelId });
+    const inbox = state.inbox!;
+    inbox.events += drained.events;
+    inbox.messages += drained.messagesInserted;
+    inbox.lastDrainAt = new Date().toISOString();
+    if (drained.more) eventsPending = true;
+    if (drained.syncRequested) syncRequested = true;
+  }
+  const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
+
   // --- the story -----------------------------------------------------------------------------
   showDetails();
   let failures = 0;
   while (!disconnectRequested) {
+    // Webhook events first, in any status: storing them needs no platform call.
+    if (eventsPending) {
+      await drainEvents();
+      if (historyIsLong()) break;
+      continue;
+    }
     // Not authorized (yet, or any more): make no platform calls until connected.
     if (state.status === 'pending_auth' || state.status === 'reauth_required') {
-      await condition(() => disconnectRequested !== undefined || (state.status !== 'pending_auth' && state.status !== 'reauth_required'));
+      await condition(() => disconnectRequested !== undefined || eventsPending || (state.status !== 'pending_auth' && state.status !== 'reauth_required'));
       continue;
     }
 
@@ -245,18 +279,18 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     if (!ok) { await backoff(failures); continue; }
     if (!state.backfill.done) continue; // keep paging through history
 
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS)) break;
+    if (historyIsLong()) break;
 
-    // Sleep until the next sync, a token refresh, a "sync now", or a disconnect.
+    // Sleep until the next sync, a token refresh, webhook events, a "sync now", or a disconnect.
     const wakeAt = Math.min(Date.now() + syncIntervalMs, refreshAt ?? Infinity);
-    await condition(() => disconnectRequested !== undefined || syncRequested, Math.max(1, wakeAt - Date.now()));
+    await waitDraining(wakeAt);
   }
 
   if (!disconnectRequested) {
     await condition(allHandlersFinished);
     return continueAsNew<typeof channelWorkflow>({
       ...input,
-      carried: { status: state.status, reason: state.reason, tokenExpiresAt, backfillDone: state.backfill.done, syncRequested },
+      carried: { status: state.status, reason: state.reason, tokenExpiresAt, backfillDone: state.backfill.done, syncRequested, eventsPending },
     });
   }
 
@@ -268,7 +302,19 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   /** Waits after consecutive failures (30 s, 1 min, 2 min … up to the sync interval), or until disconnect / sync now. */
   async function backoff(n: number): Promise<void> {
     const delay = Math.min(30_000 * 2 ** Math.max(0, n - 1), syncIntervalMs);
-    await condition(() => disconnectRequested !== undefined || syncRequested, delay);
+    await waitDraining(Date.now() + delay);
+  }
+
+  /**
+   * Sleeps until `until`, a "sync now" or a disconnect — draining webhook events as they are
+   * signalled without cutting the sleep short (events must not trigger platform calls).
+   */
+  async function waitDraining(until: number): Promise<void> {
+    for (;;) {
+      await condition(() => disconnectRequested !== undefined || syncRequested || eventsPending, Math.max(1, until - Date.now()));
+      if (!eventsPending || disconnectRequested || syncRequested || Date.now() >= until || historyIsLong()) return;
+      await drainEvents();
+    }
   }
 }
 

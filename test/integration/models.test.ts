@@ -19,7 +19,7 @@ describe('models and their indexes', () => {
 
   const message = (over: Record<string, unknown> = {}) => ({
     tenantId, channelId, conversationId: 'conv-1', platform: 'messenger' as const, direction: 'inbound' as const,
-    status: 'received' as const, text: 'hi', platformTimestamp: new Date(), ...over,
+    status: 'received' as const, statusRank: 0, text: 'hi', platformTimestamp: new Date(), ...over,
   });
 
   it('stores a platform message once per channel', async () => {
@@ -41,7 +41,7 @@ describe('models and their indexes', () => {
     await ConversationModel.create(conversation);
     await assert.rejects(ConversationModel.create(conversation), isDuplicate);
 
-    const event = { eventKey: 'messenger:message:m.9', platform: 'messenger', kind: 'message', payload: { text: 'x' }, receivedAt: new Date() };
+    const event = { _id: `${channelId}:messenger:message:m.9`, source: 'meta', kind: 'message', accountId: '101', channelId, tenantId, state: 'pending' as const, event: { text: 'x' }, deliveryId: 'meta:abc', receivedAt: new Date() };
     await WebhookEventModel.create(event);
     await assert.rejects(WebhookEventModel.create(event), isDuplicate);
 

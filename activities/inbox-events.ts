@@ -1,0 +1,173 @@
+// Drains a channel's queued webhook events into the inbox, in batches, with bulk idempotent writes.
+// The channel workflow runs it when the API signals that events are waiting. Every step is safe to
+// repeat: messages are inserted by natural key, statuses only ever raise a message's rank,
+// reactions apply only when newer, and an event leaves the queue only after it has been applied —
+// so a worker killed mid-drain loses nothing and doubles nothing when the activity is retried.
+import { Context } from '@temporalio/activity';
+import { Types } from 'mongoose';
+import type { AnyBulkWriteOperation, Document } from 'mongodb';
+import { conversationKey, messageKey } from '../lib/domain/keys';
+import { statusRank } from '../lib/domain/message-status';
+import { ChannelModel, ConversationModel, MessageModel, WebhookEventModel } from '../models';
+import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
+import { storeConversations, type ChannelRef } from './inbox-writes';
+import type { NormalizedConversation } from './platforms/types';
+
+export interface DrainResult {
+  /** Events taken from the queue this time. */
+  events: number;
+  messagesInserted: number;
+  statusesApplied: number;
+  /** Events waiting for a message that is not stored yet. */
+  deferred: number;
+  /** The batch was full: call again. */
+  more: boolean;
+  /** A delivery said "something changed" without saying what (Gmail push): run an incremental sync. */
+  syncRequested: boolean;
+}
+
+type QueuedEvent = { _id: string; state: string; event: InboxEvent };
+type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
+
+export const DEFAULT_DRAIN_BATCH = 1000;
+
+export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATCH }: { channelId: string; limit?: number }): Promise<DrainResult> {
+  const result: DrainResult = { events: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
+  if (!Types.ObjectId.isValid(channelId)) return result;
+  const channel = await ChannelModel.findById(channelId, { tenantId: 1, platform: 1 }).lean();
+  if (!channel) return result;
+  const ref: ChannelRef = { tenantId: String(channel.tenantId), channelId, platform: channel.platform };
+
+  const queued = (await WebhookEventModel.collection
+    .find({ channelId: new Types.ObjectId(channelId), state: 'pending' } as Document, { projection: { event: 1, state: 1 } })
+    .limit(limit).toArray()) as unknown as QueuedEvent[];
+  result.events = queued.length;
+  result.more = queued.length >= limit;
+  if (queued.length === 0) return result;
+
+  // 1. Messages (inbound, and echoes of what the business sent elsewhere) — one bulk path.
+  const messages = queued.map((q) => q.event).filter((e): e is MessageEvent => e.kind === 'message');
+  const stored = await storeConversations(ref, conversationsOf(messages));
+  result.messagesInserted = stored.messagesInserted;
+  beat(result);
+
+  // 2. Everything aimed at one message — plus what waited for the messages just stored.
+  const targeted = queued.filter((q) => isTargetEvent(q.event));
+  const waiting = await deferredFor(channelId, stored.insertedIds);
+  const applied = await applyTargetEvents(channelId, [...targeted, ...waiting]);
+  result.statusesApplied = applied.statuses;
+  result.deferred = applied.deferred.length;
+
+  // 3. Watermarks (Messenger delivery/read up to a time) live on the conversation.
+  await applyWatermarks(channelId, queued.map((q) => q.event).filter((e): e is WatermarkEvent => e.kind === 'watermark'));
+  result.syncRequested = queued.some((q) => q.event.kind === 'sync');
+
+  // 4. Only now leave the queue: applied events are deleted, the rest wait for their message.
+  const deferredIds = new Set(applied.deferred.map((d) => d.id));
+  const done = [...queued, ...waiting].map((q) => q._id).filter((id) => !deferredIds.has(id));
+  if (applied.deferred.length > 0) {
+    await WebhookEventModel.collection.bulkWrite(applied.deferred.map((d) => ({
+      updateOne: { filter: { _id: d.id } as Document, update: { $set: { state: 'deferred', messageId: d.messageId } } },
+    })), { ordered: false });
+  }
+  if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
+  return result;
+}
+
+/** Heartbeats when running as an activity: a worker that dies mid-drain is noticed in seconds. */
+function beat(progress: unknown): void {
+  try {
+    Context.current().heartbeat(progress);
+  } catch {
+    // called outside an activity (a script, a unit test): nothing to report to
+  }
+}
+
+/** Applies deferred events waiting for messages that were just stored (by a sync or a send). */
+export async function applyDeferredEvents(channelId: string, messageIds: string[]): Promise<number> {
+  const waiting = await deferredFor(channelId, messageIds);
+  if (waiting.length === 0) return 0;
+  const applied = await applyTargetEvents(channelId, waiting);
+  const stillWaiting = new Set(applied.deferred.map((d) => d.id));
+  const done = waiting.map((w) => w._id).filter((id) => !stillWaiting.has(id));
+  if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
+  return done.length;
+}
+
+function conversationsOf(events: MessageEvent[]): NormalizedConversation[] {
+  const byThread = new Map<string, NormalizedConversation>();
+  for (const e of events) {
+    let conv = byThread.get(e.conversation.externalId);
+    if (!conv) {
+      conv = { externalId: e.conversation.externalId, participant: { ...e.conversation.participant }, ...(e.conversation.subject ? { subject: e.conversation.subject } : {}), messages: [] };
+      byThread.set(e.conversation.externalId, conv);
+    }
+    // Later events may know the customer's name when earlier ones did not.
+    conv.participant.name ??= e.conversation.participant.name;
+    conv.participant.handle ??= e.conversation.participant.handle;
+    if (!conv.messages.some((m) => m.externalId === e.message.externalId)) conv.messages.push(e.message);
+  }
+  return [...byThread.values()];
+}
+
+const isTargetEvent = (e: InboxEvent): e is TargetEvent => e.kind === 'status' || e.kind === 'reaction' || e.kind === 'deletion';
+
+async function deferredFor(channelId: string, messageIds: string[]): Promise<QueuedEvent[]> {
+  if (messageIds.length === 0) return [];
+  return (await WebhookEventModel.collection
+    .find({ channelId: new Types.ObjectId(channelId), state: 'deferred', messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
+    .toArray()) as unknown as QueuedEvent[];
+}
+
+/**
+ * Statuses, reactions and unsends, as conditional updates on the target message. Events whose
+ * message is not stored yet are returned as deferred (a status may overtake its message).
+ */
+async function applyTargetEvents(channelId: string, queued: QueuedEvent[]): Promise<{ statuses: number; deferred: { id: string; messageId: string }[] }> {
+  if (queued.length === 0) return { statuses: 0, deferred: [] };
+  const target = (q: QueuedEvent) => messageKey(channelId, (q.event as TargetEvent).messageExternalId);
+  const ids = [...new Set(queued.map(target))];
+  const existing = new Set((await MessageModel.collection.find({ _id: { $in: ids } } as Document, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as string));
+  const deferred = queued.filter((q) => !existing.has(target(q))).map((q) => ({ id: q._id, messageId: target(q) }));
+  const now = new Date();
+  const ops: AnyBulkWriteOperation<Document>[] = [];
+  let statuses = 0;
+  for (const q of queued) {
+    const id = target(q);
+    if (!existing.has(id)) continue;
+    const e = q.event as TargetEvent;
+    const at = new Date(e.timestamp);
+    if (e.kind === 'status') {
+      statuses++;
+      const rank = statusRank(e.status);
+      ops.push({ updateOne: {
+        // `$not: {$gte}` also matches documents stored before ranks existed.
+        filter: { _id: id, statusRank: { $not: { $gte: rank } } } as Document,
+        update: { $set: { status: e.status, statusRank: rank, [`${e.status}At`]: at, updatedAt: now, ...(e.error ? { error: e.error } : {}) } },
+      } });
+    } else if (e.kind === 'reaction') {
+      const who = `reactions.${fieldSafe(e.senderExternalId)}`;
+      ops.push({ updateOne: {
+        filter: { _id: id, $or: [{ [`${who}.at`]: { $lt: at } }, { [who]: { $exists: false } }] } as Document,
+        update: { $set: { [who]: { emoji: e.emoji, at }, updatedAt: now } },
+      } });
+    } else {
+      ops.push({ updateOne: { filter: { _id: id } as Document, update: { $set: { deletedAt: at, updatedAt: now }, $unset: { text: '', attachments: '' } } } });
+    }
+  }
+  if (ops.length > 0) await MessageModel.collection.bulkWrite(ops, { ordered: false });
+  return { statuses, deferred };
+}
+
+async function applyWatermarks(channelId: string, events: WatermarkEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await ConversationModel.collection.bulkWrite(events.map((e) => ({
+    updateOne: {
+      filter: { _id: conversationKey(channelId, e.conversationExternalId) } as Document,
+      update: { $max: { [e.status === 'read' ? 'readUpTo' : 'deliveredUpTo']: new Date(e.watermark) } },
+    },
+  })), { ordered: false });
+}
+
+/** Platform user IDs become field names: keep them from reaching into other fields. */
+const fieldSafe = (id: string) => id.replace(/[.$]/g, '_');

@@ -1,0 +1,129 @@
+// The hot path, per delivery: verify the signature over the raw bytes → normalize → route each
+// event to its channel → store the delivery (webhook log) and its events (intake queue) with
+// natural keys → acknowledge → wake the channel workflows (coalesced). Nothing is acknowledged
+// before it is stored, and storing twice changes nothing, so platform retries are harmless.
+import type { Logger } from 'pino';
+import { Types } from 'mongoose';
+import { sha256Hex } from '../../lib/crypto';
+import { ChannelModel, WebhookDeliveryModel, WebhookEventModel } from '../../models';
+import { insertNew } from '../../activities/inbox-writes';
+import type { ChannelDirectory } from './directory';
+import { MalformedWebhookError, type InboxEvent, type ParseResult, type WebhookRequest, type WebhookSecrets, type WebhookSource } from './sources/types';
+import type { ChannelWaker } from './waker';
+
+export interface IntakeReply { status: number; contentType: string; body: string }
+
+export interface IntakeDeps {
+  sources: ReadonlyMap<string, WebhookSource>;
+  secrets: WebhookSecrets;
+  directory: ChannelDirectory;
+  waker: ChannelWaker;
+  log: Logger;
+}
+
+const json = (status: number, code: string, message: string): IntakeReply =>
+  ({ status, contentType: 'application/json', body: JSON.stringify({ error: { code, message } }) });
+
+export class WebhookIntake {
+  constructor(private readonly deps: IntakeDeps) {}
+
+  /** Meta's GET verification handshake. */
+  handshake(name: string, query: Record<string, string>): IntakeReply {
+    const source = this.deps.sources.get(name);
+    if (!source) return json(404, 'not_found', `No webhook endpoint "${name}"`);
+    if (!source.handshake) return json(405, 'method_not_allowed', `The ${name} webhook takes POST only`);
+    const answer = source.handshake(query, this.deps.secrets);
+    if (answer.status !== 200) this.deps.log.warn({ source: name }, 'webhook verification handshake refused (wrong verify token)');
+    return { status: answer.status, contentType: 'text/plain', body: answer.body };
+  }
+
+  async receive(name: string, req: WebhookRequest): Promise<IntakeReply> {
+    const { log, directory } = this.deps;
+    const source = this.deps.sources.get(name);
+    if (!source) return json(404, 'not_found', `No webhook endpoint "${name}"`);
+
+    const verdict = await source.verify(req, { secrets: this.deps.secrets, channelCredentials: (p, a) => directory.credentials(p, a) });
+    if (!verdict.ok) {
+      // Logged loudly: a rotated app secret makes every genuine delivery fail here.
+      log.warn({ source: name, reason: verdict.reason, bytes: req.body.length }, 'webhook rejected: bad signature');
+      return json(401, 'invalid_signature', verdict.reason);
+    }
+
+    const deliveryId = `${name}:${sha256Hex(req.body)}`;
+    let parsed: ParseResult;
+    try {
+      parsed = source.parse(req);
+    } catch (err) {
+      if (err instanceof MalformedWebhookError) {
+        log.warn({ source: name, deliveryId, reason: err.message }, 'webhook rejected: malformed body');
+        return json(400, 'malformed_webhook', err.message);
+      }
+      // A parser bug: keep the verified delivery so it can be replayed once fixed, and say 400.
+      log.error({ source: name, deliveryId, err }, 'webhook parser failed on a verified delivery');
+      await this.recordDelivery(deliveryId, name, req, { events: [], ignored: [] }, [], 0, (err as Error).message).catch(() => undefined);
+      return json(400, 'unreadable_webhook', 'The delivery could not be read');
+    }
+
+    const now = new Date(req.receivedAt);
+    const docs: Record<string, unknown>[] = [];
+    const toWake = new Set<string>();
+    const channelIds = new Set<string>();
+    let unmatched = 0;
+    for (const event of parsed.events) {
+      const targets = await directory.resolve(event.account);
+      if (targets.length === 0) {
+        unmatched++;
+        docs.push({ _id: `unmatched:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId, state: 'unmatched', event: plain(event), deliveryId, receivedAt: now });
+        continue;
+      }
+      for (const t of targets) {
+        channelIds.add(t.channelId);
+        docs.push({
+          _id: `${t.channelId}:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId,
+          tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId),
+          state: t.disconnected ? 'held' : 'pending', event: plain(event), deliveryId, receivedAt: now,
+        });
+        if (!t.disconnected) toWake.add(t.workflowId);
+      }
+    }
+
+    try {
+      await Promise.all([
+        insertNew(WebhookEventModel.collection, docs as { _id: string }[]),
+        this.recordDelivery(deliveryId, name, req, parsed, [...channelIds], unmatched),
+      ]);
+    } catch (err) {
+      // Not stored → not acknowledged: the platform retries.
+      log.error({ source: name, deliveryId, err: (err as Error).message }, 'webhook not stored; asking the platform to retry');
+      return json(503, 'unavailable', 'The delivery could not be stored; retry later');
+    }
+    if (unmatched > 0) log.warn({ source: name, deliveryId, unmatched, accounts: [...new Set(parsed.events.map((e) => e.account.accountId))].slice(0, 5) }, 'webhook events for an account no channel speaks for (kept as unmatched)');
+    for (const workflowId of toWake) this.deps.waker.wake(workflowId);
+    const ack = source.ackBody ?? { contentType: 'text/plain', body: 'EVENT_RECEIVED' };
+    return { status: 200, contentType: ack.contentType, body: ack.body };
+  }
+
+  /** Stops pending wake-ups (process shutdown, tests). */
+  close(): void {
+    this.deps.waker.close();
+  }
+
+  /** Wakes every channel that has events waiting (at start-up: a previous process may have died between storing and waking). */
+  async wakePending(): Promise<number> {
+    const ids = await WebhookEventModel.collection.distinct('channelId', { state: 'pending' });
+    if (ids.length === 0) return 0;
+    const channels = await ChannelModel.find({ _id: { $in: ids }, status: { $ne: 'disconnected' } }, { workflowId: 1 }).lean();
+    for (const c of channels) this.deps.waker.wake(c.workflowId);
+    return channels.length;
+  }
+
+  private recordDelivery(id: string, source: string, req: WebhookRequest, parsed: ParseResult, channelIds: string[], unmatched: number, error?: string) {
+    return insertNew(WebhookDeliveryModel.collection, [{
+      _id: id, source, receivedAt: new Date(req.receivedAt), bytes: req.body.length, body: req.body.toString('utf8'),
+      events: parsed.events.length, unmatched, ignored: parsed.ignored.slice(0, 50), channelIds, ...(error ? { error } : {}),
+    }]);
+  }
+}
+
+/** Events are stored as plain JSON (no class instances, no undefined). */
+const plain = (event: InboxEvent) => JSON.parse(JSON.stringify(event)) as Record<string, unknown>;

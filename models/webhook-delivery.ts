@@ -1,0 +1,23 @@
+import { Schema, model, type InferSchemaType } from 'mongoose';
+
+// The webhook log: every verified delivery, as received, written before it is acknowledged.
+// `_id` = "<source>:<sha256 of the body>": a platform's retry of the same bytes is one entry.
+const webhookDeliverySchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    source: { type: String, required: true },
+    receivedAt: { type: Date, required: true },
+    bytes: { type: Number, required: true },
+    body: { type: String, required: true }, // customer content, never a secret (signatures are in headers)
+    events: { type: Number, required: true },
+    unmatched: { type: Number, default: 0 },
+    ignored: { type: [String], default: [] },
+    channelIds: { type: [String], default: [] },
+    error: { type: String }, // a verified body our parser could not read
+  },
+  { timestamps: false, versionKey: false },
+);
+webhookDeliverySchema.index({ source: 1, receivedAt: -1 });
+
+export type WebhookDelivery = InferSchemaType<typeof webhookDeliverySchema>;
+export const WebhookDeliveryModel = model('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries');
