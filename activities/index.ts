@@ -2,14 +2,16 @@
 import { createChannelLifecycleActivities, type LifecycleDeps } from './channel-lifecycle';
 import { createChannelRecordActivities } from './channel-records';
 import { drainChannelEvents } from './inbox-events';
+import { createReconcileActivities, type ReconcileDeps } from './reconcile';
 
-export type ActivityDeps = LifecycleDeps;
+export type ActivityDeps = LifecycleDeps & ReconcileDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createChannelRecordActivities(),
     ...createChannelLifecycleActivities(deps),
     drainChannelEvents,
+    ...createReconcileActivities(deps),
   };
 }
 

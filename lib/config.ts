@@ -45,6 +45,8 @@ const schema = z.object({
   SANDBOX_URL: z.url().optional(),
   /** How often each channel syncs incrementally (webhooks bring most messages sooner). */
   SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
+  // How often the reconciliation schedule asks every channel for an incremental sync.
+  RECONCILE_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
 
   ENCRYPTION_KEYS: encryptionKeys,
 });

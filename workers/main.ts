@@ -8,6 +8,8 @@ import { createLogger } from '../lib/logger';
 import { connectWithRetry } from '../lib/retry';
 import { ensureSearchAttributes } from './search-attributes';
 import { createSwitchboardWorker } from './worker';
+import { ensureSchedules } from './schedules';
+import { Client, Connection } from '@temporalio/client';
 import mongoose from 'mongoose';
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -24,14 +26,18 @@ async function main() {
   await connectWithRetry('MongoDB', () => connectDatabase(config.MONGODB_URI), { log, maxAttempts: 30 });
   const connection = (await connectWithRetry('Temporal', () => NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }), { log, maxAttempts: 30 }))!;
   await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
+  // A client for the sweep's signals and for creating the schedules.
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  await ensureSchedules(client, { taskQueue: config.TEMPORAL_TASK_QUEUE, reconcileEveryMinutes: config.RECONCILE_INTERVAL_MINUTES, log });
 
   const worker = await createSwitchboardWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig() },
+    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig(), temporal: client },
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   await worker.run(); // resolves after a shutdown signal, once in-flight tasks are done
-  await connection.close();
+  await Promise.all([connection.close(), clientConnection.close()]);
   await mongoose.disconnect();
   log.info('worker stopped');
 }

@@ -1,2 +1,3 @@
 // The worker's workflow bundle entry: every workflow type it runs.
 export { channelWorkflow } from './channel';
+export { reconcileChannelsWorkflow } from './reconcile';

@@ -4,7 +4,7 @@
 // account's `user_id` (the id webhooks use), not the app-scoped `id`.
 // Reference: /work/shared/platforms/meta-oauth.md §3, messenger-instagram.md.
 import type { PlatformConfig } from '../../lib/platform-config';
-import { classifyMetaError, cleanCode, DEFAULT_TIMEOUT_MS, expiresAtFrom, GraphClient, mask, permanent, str, type MetaAdapterOptions } from './meta';
+import { classifyMetaError, cleanCode, DEFAULT_TIMEOUT_MS, expiresAtFrom, GraphClient, INSTAGRAM_WEBHOOK_FIELDS, mask, permanent, str, subscribeWebhooks, type MetaAdapterOptions } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
 import { token } from './messenger';
 import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type RefreshResult, type SyncCursor, type SyncPage } from './types';
@@ -76,6 +76,12 @@ export class InstagramLoginAdapter implements ChannelAdapter {
     }
     const userId = str(me.user_id) ?? str(short.user_id);
     if (!userId) throw permanent(this.platform, 'Instagram did not say which account logged in', 'no_account');
+    // Without the app subscribed on the account, Instagram sends no webhooks for it.
+    const webhookFields = await subscribeWebhooks(this.graph, {
+      path: `${this.version}/me/subscribed_apps`, token: long.access_token, appId: this.cfg.appId, fields: INSTAGRAM_WEBHOOK_FIELDS,
+      what: `the Instagram account ${me.username ? `@${me.username}` : userId}`,
+      fix: 'connect again and keep instagram_business_manage_messages granted',
+    });
     const credentials: Credentials = {
       accessToken: long.access_token,
       userId,
@@ -92,6 +98,7 @@ export class InstagramLoginAdapter implements ChannelAdapter {
         accessToken: mask(long.access_token),
         ...(granted ? { scopes: granted.join(',') } : {}),
         ...(me.account_type ? { accountType: String(me.account_type) } : {}),
+        webhookFields: webhookFields.join(','),
       },
     };
   }

@@ -9,7 +9,7 @@ import {
   permanent, revokeFacebookLogin, str, type FacebookLoginConfig, type MetaAdapterOptions,
 } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
-import { refreshPageToken, token } from './messenger';
+import { refreshPageToken, subscribePage, token } from './messenger';
 import type { AccountInfo, Capability, ChannelAdapter, ConnectResult, Credentials, ErrorClass, RefreshResult, SyncCursor, SyncPage } from './types';
 
 export const INSTAGRAM_FB_SCOPES = ['instagram_basic', 'instagram_manage_messages', 'pages_manage_metadata', 'pages_show_list', 'pages_read_engagement'] as const;
@@ -50,6 +50,8 @@ export class InstagramAdapter implements ChannelAdapter {
     const ig = node.instagram_business_account;
     if (!ig?.id) throw permanent(this.platform, NOT_LINKED, 'no_account');
     const igId = String(ig.id);
+    // Instagram webhooks for a Page-linked account need the app subscribed on the Page.
+    const webhookFields = await subscribePage(this.graph, this.cfg, page.id, page.name, page.access_token);
     const tokenExpiresAt = await pageTokenExpiry(this.graph, this.cfg, page.access_token);
     const credentials: Credentials = {
       accessToken: page.access_token,
@@ -68,6 +70,7 @@ export class InstagramAdapter implements ChannelAdapter {
         page: `${page.name ?? ''} (${page.id})`.trim(),
         scopes: login.grantedScopes.join(','),
         tokenExpiry: tokenExpiresAt ? new Date(tokenExpiresAt).toISOString() : 'never (Page token from a long-lived user token)',
+        webhookFields: webhookFields.join(','),
         ...(note ? { pageSelection: note } : {}),
       },
       settings: {

@@ -4,7 +4,7 @@
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
   choosePage, classifyMetaError, DEFAULT_TIMEOUT_MS, expiresAtFrom, facebookAuthorizationUrl, facebookLogin, GraphClient, mask, pageTokenExpiry,
-  permanent, revokeFacebookLogin, str, type FacebookLoginConfig, type MetaAdapterOptions,
+  PAGE_WEBHOOK_FIELDS, permanent, revokeFacebookLogin, str, subscribeWebhooks, type FacebookLoginConfig, type MetaAdapterOptions,
 } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
 import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type RefreshResult, type SyncCursor, type SyncPage } from './types';
@@ -38,6 +38,7 @@ export class MessengerAdapter implements ChannelAdapter {
     // Messaging through the Conversations/Send APIs needs the MESSAGING task on the Page.
     if (page.tasks && !page.tasks.includes('MESSAGING')) throw permanent(this.platform, `you cannot message as the Page "${page.name ?? page.id}" (the MESSAGING task is missing on it)`, 'page_task');
     if (!page.access_token) throw permanent(this.platform, `no Page access token was returned for Page ${page.id}`, 'no_page_token');
+    const webhookFields = await subscribePage(this.graph, this.cfg, page.id, page.name, page.access_token);
     const tokenExpiresAt = await pageTokenExpiry(this.graph, this.cfg, page.access_token);
     const credentials: Credentials = {
       accessToken: page.access_token,
@@ -54,6 +55,7 @@ export class MessengerAdapter implements ChannelAdapter {
         pageAccessToken: mask(page.access_token),
         scopes: login.grantedScopes.join(','),
         tokenExpiry: tokenExpiresAt ? new Date(tokenExpiresAt).toISOString() : 'never (Page token from a long-lived user token)',
+        webhookFields: webhookFields.join(','),
         ...(note ? { pageSelection: note } : {}),
       },
       settings: { pageId: page.id, availablePages: login.pages.map((p) => ({ id: p.id, name: p.name ?? null })) },
@@ -93,6 +95,18 @@ export function token(credentials: Credentials, platform: ChannelAdapter['platfo
   const t = str(credentials.accessToken);
   if (!t) throw permanent(platform, 'the channel has no access token stored; connect it again', 'no_token');
   return t;
+}
+
+/**
+ * Subscribes the app to the Page's webhooks with the Page token (Messenger, and Instagram via a
+ * Page, whose events ride on the Page's subscription); returns the fields now subscribed.
+ */
+export function subscribePage(graph: GraphClient, cfg: FacebookLoginConfig, pageId: string, pageName: string | undefined, pageToken: string): Promise<string[]> {
+  return subscribeWebhooks(graph, {
+    path: `${cfg.graphVersion}/${pageId}/subscribed_apps`, token: pageToken, appId: cfg.appId, fields: PAGE_WEBHOOK_FIELDS,
+    what: `the Page "${pageName ?? pageId}" (${pageId})`,
+    fix: 'connect again as an admin of the Page and keep pages_manage_metadata granted',
+  });
 }
 
 /**

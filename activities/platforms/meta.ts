@@ -347,6 +347,50 @@ export function choosePage(platform: Platform, pages: PageEntry[], settings: Rec
   return { page, note };
 }
 
+// --- webhook subscription ----------------------------------------------------------------------
+
+/**
+ * Page fields a Messenger channel needs. A Page-linked Instagram channel subscribes its Page with
+ * the same list: Instagram events ride on the Page's app subscription (which Instagram fields
+ * arrive is set once in the app's dashboard, not per Page), and Page subscriptions take Page
+ * field names only (`messaging_seen` is refused there).
+ */
+export const PAGE_WEBHOOK_FIELDS = ['messages', 'message_echoes', 'message_deliveries', 'message_reads', 'message_reactions'] as const;
+/** Instagram Login account fields (graph.instagram.com/me/subscribed_apps); echoes come with `messages`. */
+export const INSTAGRAM_WEBHOOK_FIELDS = ['messages', 'messaging_seen', 'message_reactions'] as const;
+
+/**
+ * Subscribes our app to an account's webhooks (`POST {node}/subscribed_apps`, with the token that
+ * speaks for the account); without it Meta sends no webhooks for that Page / IG account. The POST
+ * replaces the app's field list, so the fields our app already has there are read first and kept:
+ * one Page can back both a Messenger and an Instagram channel, and reconnecting either must not
+ * drop the other's fields. Returns the fields subscribed now.
+ *
+ * Any failure fails the connect. A refusal for a missing permission or role (Graph 10, 200–299,
+ * which the table classifies `reauth` for a live channel) is `permanent` here: the login that was
+ * just granted is what lacks it, so only connecting again with it helps (`fix` says how).
+ * Outages stay `retryable`, rate limits `rate_limited`.
+ */
+export async function subscribeWebhooks(graph: GraphClient, input: { path: string; token: string; appId: string; fields: readonly string[]; what: string; fix: string }): Promise<string[]> {
+  try {
+    const current = await graph.get<{ data?: { id?: string | number; subscribed_fields?: unknown }[] }>(input.path, input.token);
+    const ours = (current.data ?? []).filter((app) => app.id === undefined || String(app.id) === input.appId);
+    const kept = ours.flatMap((app) => (Array.isArray(app.subscribed_fields) ? app.subscribed_fields.map(String) : []));
+    const fields = [...new Set([...input.fields, ...kept])];
+    const { body } = await graph.request<{ success?: boolean }>({ method: 'POST', path: input.path, token: input.token, form: { subscribed_fields: fields.join(',') } });
+    if (body.success === false) throw new PlatformError(graph.platform, { kind: 'retryable', message: 'Meta did not confirm the subscription (success: false)' });
+    return fields;
+  } catch (err) {
+    const c = classifyMetaError(err);
+    const status = err instanceof PlatformError ? err.status : undefined;
+    const message = `could not subscribe the app to the webhooks of ${input.what}: ${c.message}`;
+    if (c.kind === 'reauth' || c.kind === 'permanent') {
+      throw new PlatformError(graph.platform, { kind: 'permanent', message: c.kind === 'reauth' ? `${message}; ${input.fix}` : message, code: 'webhook_subscription' }, status);
+    }
+    throw new PlatformError(graph.platform, { ...c, message }, status);
+  }
+}
+
 /** DELETE /me/permissions with the user token: removes the app for that person (every channel they connected with it). */
 export async function revokeFacebookLogin(graph: GraphClient, graphVersion: string, userToken: string | undefined): Promise<void> {
   if (!userToken) return;

@@ -10,6 +10,7 @@ import { platformConfig } from '../../lib/platform-config';
 import { ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
+import { ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
 import { createTestApi } from '../helpers/api';
 import { connectMessenger } from '../helpers/channels';
 import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
@@ -30,8 +31,8 @@ describe('webhook ingestion', () => {
   before(async () => {
     db = await useTestDatabase();
     sb = await useSandbox({ platforms: ['meta', 'whatsapp', 'twilio', 'tiktok', 'google'], world: { conversations: 1, messagesPerConversation: 2 } });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }) });
     api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
+    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal });
     await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
     for (const p of ['meta', 'whatsapp', 'twilio', 'tiktok', 'google']) await sb.admin('PUT', `/webhooks/targets/${p}`, { url: `${api.url}/webhooks/${p}` });
     key = (await createTenantWithAdminKey('Acme')).secret;
@@ -197,6 +198,31 @@ describe('webhook ingestion', () => {
     assert.equal(bad.status, 400);
     assert.equal(JSON.parse(await bad.text()).error.code, 'malformed_webhook');
     assert.equal((await fetch(`${api.url}/webhooks/nowhere`, { method: 'POST', body: '{}' })).status, 404);
+  });
+
+  it('the reconciliation schedule fills the gap a lost webhook left', async () => {
+    await sb.admin('PUT', '/webhooks/targets/meta', { url: null }); // the platform never delivers
+    try {
+      const w = await customerWrites({ text: 'did anyone get this?' });
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await stored(w.messageId), null, 'no webhook, no message yet');
+      await ensureSchedules(api.temporal, { taskQueue, reconcileEveryMinutes: 60 });
+      await ensureSchedules(api.temporal, { taskQueue, reconcileEveryMinutes: 60 }); // idempotent
+      const schedule = api.temporal.schedule.getHandle(reconcileScheduleId(taskQueue));
+      await schedule.trigger();
+      const msg = await eventually('gap filled by the sweep', () => stored(w.messageId), 30_000);
+      assert.equal(msg!.text, 'did anyone get this?');
+      const run = await eventually('sweep finished', async () => {
+        const d = await schedule.describe();
+        return d.info.recentActions.length > 0 && d.info.recentActions[0]!;
+      });
+      const report = await api.temporal.workflow.getHandle(run.action.workflow.workflowId, run.action.workflow.firstExecutionRunId).result();
+      assert.equal(report.syncsRequested, 1);
+      assert.equal(report.failedSignals, 0);
+      await schedule.delete();
+    } finally {
+      await sb.admin('PUT', '/webhooks/targets/meta', { url: `${api.url}/webhooks/meta` });
+    }
   });
 
   it('keeps events for an account no channel speaks for, and reports them', async () => {

@@ -1,0 +1,57 @@
+// The reconciliation sweep's side effects: ask every connected channel for an incremental sync
+// (which stores whatever a lost webhook never delivered — inserts are idempotent, so what did
+// arrive is not doubled), wake channels whose queued webhook events have waited too long (their
+// wake-up signal was lost), and count what is parked (held, unmatched, deferred) for the report.
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { ChannelStatus } from '../lib/domain/channel';
+import { ChannelModel, WebhookEventModel } from '../models';
+import { eventsPendingSignal, syncNowSignal } from '../workflows/channel';
+
+export interface ReconcileDeps {
+  /** A Temporal client for signalling channel workflows (the worker passes its own). */
+  temporal?: Client;
+}
+
+export interface SweepReport {
+  channels: number;
+  syncsRequested: number;
+  wokenForEvents: number;
+  failedSignals: number;
+  parked: { held: number; unmatched: number; deferred: number };
+}
+
+const SYNCABLE: ChannelStatus[] = ['active', 'degraded', 'rate_limited', 'syncing'];
+const CONCURRENCY = 16;
+
+export function createReconcileActivities(deps: ReconcileDeps) {
+  return {
+    async sweepChannels({ staleEventsAfterMs = 60_000 }: { staleEventsAfterMs?: number } = {}): Promise<SweepReport> {
+      const temporal = deps.temporal;
+      if (!temporal) throw new Error('sweepChannels needs a Temporal client (ActivityDeps.temporal)');
+      const channels = await ChannelModel.find({ status: { $in: SYNCABLE } }, { workflowId: 1 }).lean();
+      const staleIds = new Set((await WebhookEventModel.collection.distinct('channelId', { state: 'pending', receivedAt: { $lt: new Date(Date.now() - staleEventsAfterMs) } })).map(String));
+      const stale = await ChannelModel.find({ _id: { $in: [...staleIds] }, status: { $ne: 'disconnected' } }, { workflowId: 1 }).lean();
+
+      const report: SweepReport = { channels: channels.length, syncsRequested: 0, wokenForEvents: 0, failedSignals: 0, parked: { held: 0, unmatched: 0, deferred: 0 } };
+      const jobs: Array<() => Promise<void>> = [
+        ...channels.map((c) => async () => { await temporal.workflow.getHandle(c.workflowId).signal(syncNowSignal); report.syncsRequested++; }),
+        ...stale.map((c) => async () => { await temporal.workflow.getHandle(c.workflowId).signal(eventsPendingSignal); report.wokenForEvents++; }),
+      ];
+      let next = 0;
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        while (next < jobs.length) {
+          const job = jobs[next++]!;
+          await job().catch(() => { report.failedSignals++; });
+          if (next % 100 === 0) heartbeatIfActivity(next);
+        }
+      }));
+      for (const state of ['held', 'unmatched', 'deferred'] as const) report.parked[state] = await WebhookEventModel.countDocuments({ state });
+      return report;
+    },
+  };
+}
+
+function heartbeatIfActivity(progress: number): void {
+  try { Context.current().heartbeat(progress); } catch { /* not in an activity */ }
+}
