@@ -4,6 +4,10 @@
    index it creates is on `_ferretdb_sjson->"_id"`: the same value, but SQLite uses an index only
    when the expression matches, so every lookup by _id scanned the whole table (about 100 ms at
    50k documents instead of 0.5 ms). The lookup is spelled like the index.
+3. An `update` command with many statements (a bulkWrite) kept every statement's query open until
+   the whole command ended (`defer` inside the loop). Each open query holds one of the SQLite
+   pool's 100 connections, so a bulk of more than ~100 updates waited forever for a connection it
+   held itself — and every other client with it. Each statement's query is closed when it is done.
 2. Queries push `_id` equality and `_id: {$in: [...]}` down to SQLite even when the filter has
    other conditions too (id_pushdown.go); upstream only pushes a filter that is exactly `{_id: X}`.
 Each replacement must apply exactly, or the build stops: a silent no-op would hide a slow database.
@@ -44,5 +48,34 @@ replace(
     """	whereClause, args = idPushdown(params.Filter)
 
 	q += whereClause""",
+)
+replace(
+    "internal/handler/msg_update.go",
+    """		closer := iterator.NewMultiCloser()
+		defer closer.Close()
+
+		closer.Add(res.Iter)
+
+		iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+		if !u.Multi {
+			iter = common.LimitIterator(iter, closer, 1)
+		}
+
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		if err != nil {""",
+    """		closer := iterator.NewMultiCloser()
+
+		closer.Add(res.Iter)
+
+		iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+		if !u.Multi {
+			iter = common.LimitIterator(iter, closer, 1)
+		}
+
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		closer.Close()
+		if err != nil {""",
 )
 shutil.copy(here / "id_pushdown.go", src / "internal/backends/sqlite/id_pushdown.go")
