@@ -6,7 +6,7 @@ const SECRET_KEYS = [
   'authorization', 'Authorization', 'cookie', 'password', 'pass', 'secret', 'appSecret', 'app_secret',
   'clientSecret', 'client_secret', 'token', 'accessToken', 'access_token', 'refreshToken', 'refresh_token',
   'apiKey', 'api_key', 'authToken', 'auth_token', 'credentials', 'verifyToken', 'verify_token',
-  'encryptionKeys', 'ENCRYPTION_KEYS', 'x-hub-signature-256', 'x-twilio-signature',
+  'apiKeySecret', 'webhookAuthToken', 'pushToken', 'tiktok-signature', 'encryptionKeys', 'ENCRYPTION_KEYS', 'x-hub-signature-256', 'x-twilio-signature',
 ];
 
 export const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {

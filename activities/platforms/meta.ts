@@ -366,10 +366,10 @@ export const INSTAGRAM_WEBHOOK_FIELDS = ['messages', 'messaging_seen', 'message_
  * one Page can back both a Messenger and an Instagram channel, and reconnecting either must not
  * drop the other's fields. Returns the fields subscribed now.
  *
- * Any failure fails the connect. A refusal for a missing permission or role (Graph 10, 200–299,
- * which the table classifies `reauth` for a live channel) is `permanent` here: the login that was
- * just granted is what lacks it, so only connecting again with it helps (`fix` says how).
- * Outages stay `retryable`, rate limits `rate_limited`.
+ * Any failure fails the connect. A refusal (a missing permission or role: Graph 10, 200–299,
+ * which the table calls `reauth` for a live channel; or a token dead already) is `permanent`
+ * here, code `webhook_subscription`: the login just granted is what lacks it, so only connecting
+ * again helps (`fix` says how). Outages stay `retryable`, rate limits `rate_limited`.
  */
 export async function subscribeWebhooks(graph: GraphClient, input: { path: string; token: string; appId: string; fields: readonly string[]; what: string; fix: string }): Promise<string[]> {
   try {
@@ -385,7 +385,10 @@ export async function subscribeWebhooks(graph: GraphClient, input: { path: strin
     const status = err instanceof PlatformError ? err.status : undefined;
     const message = `could not subscribe the app to the webhooks of ${input.what}: ${c.message}`;
     if (c.kind === 'reauth' || c.kind === 'permanent') {
-      throw new PlatformError(graph.platform, { kind: 'permanent', message: c.kind === 'reauth' ? `${message}; ${input.fix}` : message, code: 'webhook_subscription' }, status);
+      // 10: "Application does not have permission for this action"; 200–299: a permission is missing.
+      const code = Number(c.code);
+      const permission = code === 10 || (code >= 200 && code <= 299);
+      throw new PlatformError(graph.platform, { kind: 'permanent', message: permission ? `${message}; ${input.fix}` : message, code: 'webhook_subscription' }, status);
     }
     throw new PlatformError(graph.platform, { ...c, message }, status);
   }

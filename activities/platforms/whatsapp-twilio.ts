@@ -1,6 +1,7 @@
 // WhatsApp through Twilio Programmable Messaging, per /work/shared/platforms/twilio-whatsapp.md. A
-// credential platform: Account SID + Auth Token (or an API key SID + secret with the Account SID)
-// and the `whatsapp:+E164` sender. History comes from the Messages list resource, read with the
+// credential platform: Account SID + Auth Token (or an API key SID + secret with the Account SID,
+// and optionally the Auth Token as `webhookAuthToken`, kept only to verify webhooks) and the
+// `whatsapp:+E164` sender. History comes from the Messages list resource, read with the
 // official twilio-node client; see ./whatsapp-twilio/transport.ts for how it reaches the sandbox.
 //
 // Sync: the list is filtered server-side per direction (To = our number: inbound, From = our
@@ -39,7 +40,7 @@ const API_KEY_SID = /^SK[0-9a-fA-F]{32}$/;
 const WHATSAPP_ADDRESS = /^whatsapp:\+[1-9]\d{6,14}$/;
 
 type TwilioClient = ReturnType<typeof twilio>;
-type Auth = { accountSid: string; username: string; password: string; method: 'auth_token' | 'api_key' };
+type Auth = { accountSid: string; username: string; password: string; method: 'auth_token' | 'api_key'; webhookAuthToken?: string };
 
 export interface WhatsAppTwilioOptions {
   /** Messages per list call (Twilio allows up to 1000). */
@@ -73,13 +74,14 @@ export class WhatsAppTwilioAdapter implements ChannelAdapter {
     await this.client(auth).api.v2010.accounts(auth.accountSid).messages.page({ to: sender, pageSize: 1 });
 
     const credentials: Credentials = auth.method === 'api_key'
-      ? { accountSid: auth.accountSid, apiKeySid: auth.username, apiKeySecret: auth.password }
+      ? { accountSid: auth.accountSid, apiKeySid: auth.username, apiKeySecret: auth.password, ...(auth.webhookAuthToken ? { webhookAuthToken: auth.webhookAuthToken } : {}) }
       : { accountSid: auth.accountSid, authToken: auth.password };
     const credentialHints: Record<string, string> = {
       accountSid: `${auth.accountSid.slice(0, 2)}…${auth.accountSid.slice(-4)}`,
       authMethod: auth.method,
       whatsappNumber: `…${sender.slice(-4)}`,
       ...(auth.method === 'api_key' ? { apiKeySid: `SK…${auth.username.slice(-4)}`, apiKeySecret: mask(auth.password) } : { authToken: mask(auth.password) }),
+      ...(auth.webhookAuthToken ? { webhookAuthToken: mask(auth.webhookAuthToken) } : {}),
     };
     // Auth tokens and API keys do not expire: no tokenExpiresAt.
     return { account: accountOf(sender), credentials, credentialHints, settings: { whatsappNumber: sender } };
@@ -235,14 +237,24 @@ function authFromInput(input: Record<string, unknown>): Auth {
   const authToken = field(input, 'authToken');
   const apiKeySid = field(input, 'apiKeySid');
   const apiKeySecret = field(input, 'apiKeySecret');
+  // Twilio signs webhooks with the account's Auth Token, which an API key does not stand in for:
+  // an API-key channel verifies webhooks only with the Auth Token given here. Checked for presence
+  // and type like authToken (this adapter does not enforce Twilio's 32-hex format on either), but
+  // not against Twilio: no API key can read or test the Auth Token, and only Twilio's signed
+  // webhooks would tell. A wrong one shows up as webhooks refused with "X-Twilio-Signature does
+  // not match" (api/webhooks/sources/twilio.ts).
+  const webhookAuthToken = field(input, 'webhookAuthToken');
   if (!accountSid) throw permanent('accountSid is required (AC…, from the Twilio Console)');
   if (!ACCOUNT_SID.test(accountSid)) throw permanent('accountSid must look like AC followed by 32 hex characters');
   if (apiKeySid || apiKeySecret) {
     if (!API_KEY_SID.test(apiKeySid)) throw permanent('apiKeySid must look like SK followed by 32 hex characters');
     if (!apiKeySecret) throw permanent('apiKeySecret is required with apiKeySid');
-    return { accountSid, username: apiKeySid, password: apiKeySecret, method: 'api_key' };
+    if (webhookAuthToken && webhookAuthToken === apiKeySecret) throw permanent('webhookAuthToken must be the account\'s Auth Token (Twilio Console → Account Info), not the API key secret: Twilio signs webhooks with the Auth Token');
+    return { accountSid, username: apiKeySid, password: apiKeySecret, method: 'api_key', ...(webhookAuthToken ? { webhookAuthToken } : {}) };
   }
   if (!authToken) throw permanent('authToken is required (or apiKeySid + apiKeySecret)');
+  // With an Auth Token the token itself verifies webhooks; a different one would be a mistake.
+  if (webhookAuthToken && webhookAuthToken !== authToken) throw permanent('webhookAuthToken is only for API-key channels; with authToken, webhooks are verified with that token');
   return { accountSid, username: accountSid, password: authToken, method: 'auth_token' };
 }
 

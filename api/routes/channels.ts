@@ -68,7 +68,7 @@ const CreateChannel = z.object({
   platform: z.enum(PLATFORMS),
   name: z.string().trim().min(1).max(200).openapi({ example: 'Support inbox' }),
   credentials: z.record(z.string(), z.unknown()).optional().openapi({
-    description: 'For platforms connected without OAuth (whatsapp_cloud: accessToken, phoneNumberId; whatsapp_twilio: accountSid, authToken, whatsappNumber; email: address, imap{…}, smtp{…}). Validated against the platform before the channel is active.',
+    description: 'For platforms connected without OAuth (whatsapp_cloud: accessToken, phoneNumberId; whatsapp_twilio: accountSid, whatsappNumber and either authToken or apiKeySid + apiKeySecret (+ webhookAuthToken, the account Auth Token, which Twilio signs webhooks with); email: address, imap{…}, smtp{…}). Validated against the platform before the channel is active.',
   }),
   settings: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Platform options, e.g. {"pageId": "…"} to pick one of several Pages' }),
 }).openapi('CreateChannel');

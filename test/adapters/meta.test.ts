@@ -3,14 +3,16 @@
 // classes, backfill of the seeded history, incremental sync after customers write, refresh,
 // revocation, and injected faults.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { InstagramAdapter, NOT_LINKED } from '../../activities/platforms/instagram';
 import { InstagramLoginAdapter } from '../../activities/platforms/instagram-login';
-import { classifyGraphError, isInstagramHorizonError, parseJsonLossless, redact } from '../../activities/platforms/meta';
+import { classifyGraphError, INSTAGRAM_WEBHOOK_FIELDS, isInstagramHorizonError, PAGE_WEBHOOK_FIELDS, parseJsonLossless, redact } from '../../activities/platforms/meta';
 import { MessengerAdapter } from '../../activities/platforms/messenger';
 import { PlatformError, type AccountInfo, type ChannelAdapter, type ConnectResult, type Credentials, type NormalizedConversation, type SyncCursor } from '../../activities/platforms/types';
 import { platformConfig } from '../../lib/platform-config';
-import { useSandbox } from '../helpers/sandbox';
+import { useSandbox, webhookReceiver } from '../helpers/sandbox';
 
 type Sbx = Awaited<ReturnType<typeof useSandbox>>;
 const REDIRECT = 'http://localhost:3000/v1/oauth/callback';
@@ -182,6 +184,60 @@ async function checkFaults(sb: Sbx, adapter: ChannelAdapter, conn: ConnectResult
   assert.ok((await call()).conversations.length > 0);
 }
 
+const GRAPH_VERSION = 'v25.0';
+
+/** What Graph reports on `{node}/subscribed_apps` for our app (`host`: graph.facebook.com or graph.instagram.com). */
+async function subscribedApps(sb: Sbx, host: string, node: string, token: unknown, method: 'GET' | 'DELETE' | 'POST' = 'GET', fields?: string[]) {
+  const url = new URL(`${sb.url}/${host}/${GRAPH_VERSION}/${node}/subscribed_apps`);
+  if (fields) url.searchParams.set('subscribed_fields', fields.join(','));
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${String(token)}` } });
+  const body = await res.json() as { data?: { id: string; subscribed_fields: string[] }[]; success?: boolean };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body;
+}
+
+async function subscribedFields(sb: Sbx, host: string, node: string, token: unknown, appId: string): Promise<string[]> {
+  const { data = [] } = await subscribedApps(sb, host, node, token);
+  return (data.find((app) => app.id === appId)?.subscribed_fields ?? []).slice().sort();
+}
+
+/**
+ * A Graph host that forwards everything to the sandbox but refuses `POST …/subscribed_apps` the
+ * way Graph does when a permission is missing (the sandbox's fault API only injects 5xx and rate limits).
+ */
+async function refusingGraph(sb: Sbx, refusal: { status: number; error: Record<string, unknown> }) {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        if (req.method === 'POST' && /\/subscribed_apps(?:\?|$)/.test(req.url ?? '')) {
+          res.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: refusal.error }));
+          return;
+        }
+        const headers: Record<string, string> = {};
+        for (const name of ['authorization', 'content-type', 'accept']) if (req.headers[name]) headers[name] = String(req.headers[name]);
+        const upstream = await fetch(`${sb.url}${req.url ?? ''}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A 5xx and a rate limit on subscribed_apps fail the connect, classified, and say what failed. */
+async function checkSubscribeFaults(sb: Sbx, adapter: ChannelAdapter) {
+  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'subscribed_apps', errorRate: 1, errorStatus: 500, remaining: 1 });
+  const down = await rejects(connect(adapter), 'retryable', /could not subscribe the app to the webhooks of/);
+  assert.equal(down.status, 500);
+  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'subscribed_apps', rateLimitRate: 1, retryAfterSeconds: 30, remaining: 1 });
+  const limited = await rejects(connect(adapter), 'rate_limited', /could not subscribe/);
+  assert.ok(limited.classification.kind === 'rate_limited' && limited.classification.retryAfterMs >= 30_000);
+  // And with the fault gone, connecting works again.
+  await connect(adapter);
+}
+
 function assertNoSecrets(err: PlatformError, secrets: (string | number | boolean | undefined)[]) {
   for (const s of secrets) if (typeof s === 'string' && s.length > 8) assert.ok(!err.message.includes(s), 'no secret in the error message');
 }
@@ -334,6 +390,44 @@ describe('messenger adapter', () => {
     assert.equal(gone.classification.code, '190');
     await adapter.revoke(live.credentials); // already revoked: harmless
   });
+  test('connect subscribes the app to the Page\'s webhooks (Page token), keeping fields it already had', async () => {
+    const appId = platformConfig({ SANDBOX_URL: sb.url }).meta.appId;
+    const first = await connect(adapter);
+    const pageToken = first.credentials.accessToken;
+    await subscribedApps(sb, 'graph.facebook.com', PAGE, pageToken, 'DELETE');
+    assert.deepEqual(await subscribedFields(sb, 'graph.facebook.com', PAGE, pageToken, appId), [], 'unsubscribed before connecting');
+
+    const fresh = await connect(adapter);
+    assert.deepEqual(await subscribedFields(sb, 'graph.facebook.com', PAGE, fresh.credentials.accessToken, appId), ['message_deliveries', 'message_echoes', 'message_reactions', 'message_reads', 'messages']);
+    assert.equal(fresh.credentialHints!.webhookFields, PAGE_WEBHOOK_FIELDS.join(','));
+    // The other Page is subscribed when it is the one connected.
+    await subscribedApps(sb, 'graph.facebook.com', LINKED_PAGE, (await connect(adapter, {}, { pageId: LINKED_PAGE })).credentials.accessToken, 'DELETE');
+    const other = await connect(adapter, {}, { pageId: LINKED_PAGE });
+    assert.deepEqual(await subscribedFields(sb, 'graph.facebook.com', LINKED_PAGE, other.credentials.accessToken, appId), [...PAGE_WEBHOOK_FIELDS].sort());
+
+    // POST replaces the list: what the app had on the Page before (say, for an Instagram channel on it) is kept.
+    await subscribedApps(sb, 'graph.facebook.com', PAGE, pageToken, 'POST', ['messages', 'messaging_postbacks', 'feed']);
+    const again = await connect(adapter);
+    assert.deepEqual(await subscribedFields(sb, 'graph.facebook.com', PAGE, pageToken, appId), [...PAGE_WEBHOOK_FIELDS, 'messaging_postbacks', 'feed'].sort());
+    assert.equal(again.credentialHints!.webhookFields, [...PAGE_WEBHOOK_FIELDS, 'messaging_postbacks', 'feed'].join(','));
+  });
+
+  test('connect: a refused subscription (missing permission) → permanent, naming the Page and the fix', async () => {
+    const proxy = await refusingGraph(sb, { status: 403, error: { message: '(#200) Requires pages_manage_metadata permission to manage the object', type: 'OAuthException', code: 200, fbtrace_id: 'AxYz' } });
+    try {
+      const refused = new MessengerAdapter(platformConfig({ SANDBOX_URL: sb.url, META_GRAPH_URL: `${proxy.url}/graph.facebook.com` }));
+      const err = await rejects(connect(refused), 'permanent', /could not subscribe the app to the webhooks of the Page "Sandbox Shop" \(101000000000001\): Graph error 200: .*pages_manage_metadata.*; connect again as an admin/);
+      assert.equal(err.classification.code, 'webhook_subscription');
+      assert.equal(err.status, 403);
+      assert.deepEqual(refused.classify(err), err.classification);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('connect: subscription outages and rate limits fail the connect, classified', async () => {
+    await checkSubscribeFaults(sb, adapter);
+  });
 });
 
 describe('instagram adapter (Facebook Login, Page-linked)', () => {
@@ -393,6 +487,46 @@ describe('instagram adapter (Facebook Login, Page-linked)', () => {
     const live = await connect(adapter);
     await adapter.revoke(live.credentials);
     await rejects(adapter.fetchPage({ credentials: live.credentials, account: live.account, cursor: null, mode: 'incremental' }), 'reauth');
+  });
+  test('connect subscribes the linked Page; its Instagram webhooks flow only then', async () => {
+    const appId = platformConfig({ SANDBOX_URL: sb.url }).meta.appId;
+    const first = await connect(adapter);
+    const pageToken = first.credentials.accessToken;
+    await subscribedApps(sb, 'graph.facebook.com', LINKED_PAGE, pageToken, 'DELETE');
+    const receiver = await webhookReceiver();
+    await sb.admin('PUT', '/webhooks/targets/meta', { url: receiver.url });
+    try {
+      const unheard = await sb.admin('POST', '/customers/meta/messages', { accountId: LINKED_IG, text: 'anyone there?' });
+      assert.equal(unheard.status, 201, JSON.stringify(unheard.json));
+
+      const conn2 = await connect(adapter);
+      assert.deepEqual(await subscribedFields(sb, 'graph.facebook.com', LINKED_PAGE, conn2.credentials.accessToken, appId), [...PAGE_WEBHOOK_FIELDS].sort());
+      assert.equal(conn2.credentialHints!.webhookFields, PAGE_WEBHOOK_FIELDS.join(','));
+      const heard = await sb.admin('POST', '/customers/meta/messages', { accountId: LINKED_IG, text: 'hello again' });
+      assert.equal(heard.status, 201, JSON.stringify(heard.json));
+      const [delivery] = await receiver.waitFor(1);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(receiver.received.length, 1, 'nothing was sent for the message written while unsubscribed');
+      const payload = JSON.parse(delivery!.body) as { object: string; entry: { id: string; messaging: { message: { mid: string } }[] }[] };
+      assert.equal(payload.object, 'instagram');
+      assert.equal(payload.entry[0]!.id, LINKED_IG);
+      assert.equal(payload.entry[0]!.messaging[0]!.message.mid, heard.json.messageId);
+    } finally {
+      await sb.admin('PUT', '/webhooks/targets/meta', { url: null });
+      await receiver.close();
+    }
+  });
+
+  test('connect: a refused subscription on the Page → permanent; outages and rate limits classified', async () => {
+    const proxy = await refusingGraph(sb, { status: 403, error: { message: '(#210) User not visible', type: 'OAuthException', code: 210 } });
+    try {
+      const refused = new InstagramAdapter(platformConfig({ SANDBOX_URL: sb.url, META_GRAPH_URL: `${proxy.url}/graph.facebook.com` }));
+      const err = await rejects(connect(refused), 'permanent', /webhooks of the Page "Sandbox Boutique" \(101000000000002\).*connect again/);
+      assert.equal(err.classification.code, 'webhook_subscription');
+    } finally {
+      await proxy.close();
+    }
+    await checkSubscribeFaults(sb, adapter);
   });
 });
 
@@ -494,5 +628,32 @@ describe('instagram_login adapter (Instagram Login)', () => {
     const revoked = await rejects(adapter.fetchPage({ credentials: b.credentials, account: b.account, cursor: null, mode: 'backfill' }), 'reauth');
     assert.equal(adapter.classify(revoked).code, '190');
     assert.equal((adapter as ChannelAdapter).revoke, undefined, 'Instagram Login has no revoke endpoint');
+  });
+  test('connect subscribes the Instagram account (graph.instagram.com/me/subscribed_apps), keeping fields it already had', async () => {
+    const appId = platformConfig({ SANDBOX_URL: sb.url }).instagram.appId;
+    const first = await connect(adapter);
+    const igToken = first.credentials.accessToken;
+    await subscribedApps(sb, 'graph.instagram.com', 'me', igToken, 'DELETE');
+    assert.deepEqual(await subscribedFields(sb, 'graph.instagram.com', 'me', igToken, appId), [], 'unsubscribed before connecting');
+
+    const fresh = await connect(adapter);
+    assert.deepEqual(await subscribedFields(sb, 'graph.instagram.com', 'me', fresh.credentials.accessToken, appId), ['message_reactions', 'messages', 'messaging_seen']);
+    assert.equal(fresh.credentialHints!.webhookFields, INSTAGRAM_WEBHOOK_FIELDS.join(','));
+
+    await subscribedApps(sb, 'graph.instagram.com', 'me', igToken, 'POST', ['messages', 'messaging_postbacks', 'comments']);
+    await connect(adapter);
+    assert.deepEqual(await subscribedFields(sb, 'graph.instagram.com', 'me', igToken, appId), [...INSTAGRAM_WEBHOOK_FIELDS, 'messaging_postbacks', 'comments'].sort());
+  });
+
+  test('connect: a refused subscription → permanent; outages and rate limits classified', async () => {
+    const proxy = await refusingGraph(sb, { status: 403, error: { message: '(#10) Application does not have permission for this action', type: 'IGApiException', code: 10 } });
+    try {
+      const refused = new InstagramLoginAdapter(platformConfig({ SANDBOX_URL: sb.url, INSTAGRAM_GRAPH_URL: `${proxy.url}/graph.instagram.com` }));
+      const err = await rejects(connect(refused), 'permanent', /webhooks of the Instagram account @sandbox\.studio: Graph error 10: .*; connect again and keep instagram_business_manage_messages granted/);
+      assert.equal(err.classification.code, 'webhook_subscription');
+    } finally {
+      await proxy.close();
+    }
+    await checkSubscribeFaults(sb, adapter);
   });
 });

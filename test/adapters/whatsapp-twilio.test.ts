@@ -8,6 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { platformConfig } from '../../lib/platform-config';
 import { WhatsAppTwilioAdapter } from '../../activities/platforms/whatsapp-twilio';
 import { PlatformError, type AccountInfo, type Credentials, type NormalizedMessage, type SyncCursor, type SyncPage } from '../../activities/platforms/types';
+import { twilioWebhookSource } from '../../api/webhooks/sources/twilio';
+import type { VerifyContext } from '../../api/webhooks/sources/types';
+import { twilioSignature } from '../../sandbox/platforms/twilio';
 import { useSandbox } from '../helpers/sandbox';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -89,6 +92,56 @@ describe('connect', () => {
     assert.equal(res.credentialHints?.authMethod, 'api_key');
     assert.ok(!JSON.stringify(res.credentialHints).includes(world.apiKey.secret));
     assert.equal((await adapter.check(res.credentials, res.account)).id, SENDER);
+  });
+
+  test('an API key with webhookAuthToken: stored for webhook verification, masked in the hints, not sent to Twilio', async () => {
+    const before = (await sb.admin('GET', '/requests?platform=twilio')).json.data.length;
+    const res = await adapter.connectWithCredentials({ accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: world.apiKey.secret, webhookAuthToken: ` ${authToken} `, whatsappNumber: SENDER });
+    assert.deepEqual(res.credentials, { accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: world.apiKey.secret, webhookAuthToken: authToken });
+    assert.deepEqual(res.credentialHints, {
+      accountSid: 'AC…0001', authMethod: 'api_key', whatsappNumber: '…8886',
+      apiKeySid: `SK…${world.apiKey.sid.slice(-4)}`, apiKeySecret: `…${world.apiKey.secret.slice(-4)}`, webhookAuthToken: `…${authToken.slice(-4)}`,
+    });
+    assert.ok(!JSON.stringify(res.credentialHints).includes(authToken));
+    // Only the validation call went out, authenticated with the API key; the Auth Token never left.
+    const calls = (await sb.admin('GET', '/requests?platform=twilio')).json.data.slice(before);
+    assert.equal(calls.length, 1);
+    assert.match(calls[0].headers.authorization, /^Basic /); // the sandbox records it truncated
+    assert.equal(calls[0].status, 200);
+    assert.ok(!JSON.stringify(calls).includes(authToken));
+    assert.equal((await adapter.check(res.credentials, res.account)).id, SENDER);
+
+    // What is stored is what the webhook source verifies Twilio's signature with.
+    const url = 'https://inbox.example/webhooks/twilio';
+    const params = { AccountSid: accountSid, MessageSid: `SM${'a'.repeat(32)}`, From: OPEN_CUSTOMER, To: SENDER, Body: 'hi', NumMedia: '0', SmsStatus: 'received' };
+    const ctx = (credentials: Credentials): VerifyContext => ({
+      secrets: { metaAppSecrets: [], metaVerifyToken: '', tiktokClientSecret: '', gmailPushToken: '' },
+      channelCredentials: async (platform, accountId) => (platform === 'whatsapp_twilio' && accountId === SENDER ? [credentials] : []),
+    });
+    const request = { body: Buffer.from(new URLSearchParams(params).toString()), headers: { 'x-twilio-signature': twilioSignature(authToken, url, params) }, url, query: {}, receivedAt: Date.now() };
+    assert.deepEqual(await twilioWebhookSource.verify(request, ctx(res.credentials)), { ok: true });
+    const withoutToken = await adapter.connectWithCredentials({ accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: world.apiKey.secret, whatsappNumber: SENDER });
+    assert.equal(withoutToken.credentials.webhookAuthToken, undefined);
+    assert.equal(withoutToken.credentialHints?.webhookAuthToken, undefined);
+    assert.deepEqual(await twilioWebhookSource.verify(request, ctx(withoutToken.credentials)), { ok: false, reason: `the channel for ${SENDER} has no Auth Token to verify with (connected with an API key; set webhookAuthToken)` });
+  });
+
+  test('webhookAuthToken: the API key secret, a non-string, or a second token beside authToken is refused (permanent)', async () => {
+    const apiKey = { accountSid, apiKeySid: world.apiKey.sid, apiKeySecret: world.apiKey.secret, whatsappNumber: SENDER };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...apiKey, webhookAuthToken: world.apiKey.secret }, /not the API key secret/],
+      [{ ...apiKey, webhookAuthToken: 12345 }, /webhookAuthToken must be a string/],
+      [{ accountSid, authToken, webhookAuthToken: 'f'.repeat(32), whatsappNumber: SENDER }, /only for API-key channels/],
+    ];
+    for (const [input, pattern] of cases) {
+      const err = await rejects(() => adapter.connectWithCredentials(input));
+      assert.equal(err.classification.kind, 'permanent');
+      assert.match(err.message, pattern);
+      assert.ok(!err.message.includes(world.apiKey.secret));
+    }
+    // The same token beside authToken is harmless and not stored twice.
+    const same = await adapter.connectWithCredentials({ accountSid, authToken, webhookAuthToken: authToken, whatsappNumber: SENDER });
+    assert.deepEqual(same.credentials, { accountSid, authToken });
   });
 
   test('a wrong Auth Token or API secret is reauth (20003, HTTP 401)', async () => {
