@@ -8,6 +8,7 @@ import type { Platform } from '../lib/domain/channel';
 import type { PlatformConfig } from '../lib/platform-config';
 import { ChannelModel } from '../models';
 import { toActivityFailure } from './failures';
+import { isRetriedAttempt } from './activity-context';
 import { applyDeferredEvents } from './inbox-events';
 import { storeConversations } from './inbox-writes';
 import { ADAPTER_FACTORIES } from './platforms';
@@ -98,7 +99,8 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
       try {
         while (total.pages < maxPages) {
           const page = await adapter.fetchPage({ credentials, account, cursor, mode });
-          const stored = await storeConversations(ref, page.conversations);
+          // Only the first page of a retried attempt can be one an interrupted attempt half stored.
+          const stored = await storeConversations(ref, page.conversations, { retry: total.pages === 0 && isRetriedAttempt() });
           await applyDeferredEvents(channelId, stored.insertedIds); // statuses that arrived before their message
           total.pages += 1;
           total.conversations += stored.conversations;

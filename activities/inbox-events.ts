@@ -3,14 +3,14 @@
 // repeat: messages are inserted by natural key, statuses only ever raise a message's rank,
 // reactions apply only when newer, and an event leaves the queue only after it has been applied —
 // so a worker killed mid-drain loses nothing and doubles nothing when the activity is retried.
-import { Context } from '@temporalio/activity';
 import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { conversationKey, messageKey } from '../lib/domain/keys';
 import { statusRank } from '../lib/domain/message-status';
-import { ChannelModel, ConversationModel, MessageModel, WebhookEventModel } from '../models';
+import { ChannelModel, ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
-import { storeConversations, type ChannelRef } from './inbox-writes';
+import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
+import { insertNew, storeConversations, type ChannelRef } from './inbox-writes';
 import type { NormalizedConversation } from './platforms/types';
 
 export interface DrainResult {
@@ -26,7 +26,7 @@ export interface DrainResult {
   syncRequested: boolean;
 }
 
-type QueuedEvent = { _id: string; state: string; event: InboxEvent };
+type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } };
 type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
 
 export const DEFAULT_DRAIN_BATCH = 1000;
@@ -39,17 +39,21 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   const ref: ChannelRef = { tenantId: String(channel.tenantId), channelId, platform: channel.platform };
 
   const queued = (await WebhookEventModel.collection
-    .find({ channelId: new Types.ObjectId(channelId), state: 'pending' } as Document, { projection: { event: 1, state: 1 } })
+    .find({ channelId: new Types.ObjectId(channelId), state: 'pending' } as Document, { projection: { event: 1, state: 1, delivery: 1 } })
     .limit(limit).toArray()) as unknown as QueuedEvent[];
   result.events = queued.length;
   result.more = queued.length >= limit;
   if (queued.length === 0) return result;
 
+  // 0. The webhook log entries that rode in with these events (api/webhooks/intake.ts).
+  const deliveries = queued.flatMap((q) => (q.delivery ? [q.delivery] : []));
+  if (deliveries.length > 0) await insertNew(WebhookDeliveryModel.collection, deliveries);
+
   // 1. Messages (inbound, and echoes of what the business sent elsewhere) — one bulk path.
   const messages = queued.map((q) => q.event).filter((e): e is MessageEvent => e.kind === 'message');
-  const stored = await storeConversations(ref, conversationsOf(messages));
+  const stored = await storeConversations(ref, conversationsOf(messages), { retry: isRetriedAttempt() });
   result.messagesInserted = stored.messagesInserted;
-  beat(result);
+  heartbeatIfActivity(result);
 
   // 2. Everything aimed at one message — plus what waited for the messages just stored.
   const targeted = queued.filter((q) => isTargetEvent(q.event));
@@ -67,20 +71,11 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   const done = [...queued, ...waiting].map((q) => q._id).filter((id) => !deferredIds.has(id));
   if (applied.deferred.length > 0) {
     await WebhookEventModel.collection.bulkWrite(applied.deferred.map((d) => ({
-      updateOne: { filter: { _id: d.id } as Document, update: { $set: { state: 'deferred', messageId: d.messageId } } },
+      updateOne: { filter: { _id: d.id } as Document, update: { $set: { state: 'deferred', messageId: d.messageId }, $unset: { delivery: '' } } },
     })), { ordered: false });
   }
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
   return result;
-}
-
-/** Heartbeats when running as an activity: a worker that dies mid-drain is noticed in seconds. */
-function beat(progress: unknown): void {
-  try {
-    Context.current().heartbeat(progress);
-  } catch {
-    // called outside an activity (a script, a unit test): nothing to report to
-  }
 }
 
 /** Applies deferred events waiting for messages that were just stored (by a sync or a send). */

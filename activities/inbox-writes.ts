@@ -46,13 +46,21 @@ export async function insertNew<T extends { _id: unknown }>(collection: Collecti
   }
 }
 
-export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[]): Promise<StoreResult> {
+/**
+ * `retry`: this is a retried attempt (Temporal activity attempt > 1) of the same batch, which may
+ * have stored messages without counting them in their conversation's summary.
+ */
+export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[], opts: { retry?: boolean } = {}): Promise<StoreResult> {
   if (conversations.length === 0) return { conversations: 0, messagesInserted: 0, messagesSeen: 0, insertedIds: [] };
   const tenantId = new Types.ObjectId(channel.tenantId);
   const channelId = new Types.ObjectId(channel.channelId);
 
   // 1. One contact per customer identity on this channel (created once, then reused).
   const contactIds = await ensureContacts(channel, tenantId, channelId, conversations);
+
+  // Each conversation's messages in this call form one batch with a token: stored on the
+  // conversation when the batch is counted, and on each message it inserts.
+  const tokens = new Map(conversations.map((conv) => [conv.externalId, batchToken(conv.messages.map((m) => messageKey(channel.channelId, m.externalId)))]));
 
   // 2. Conversations, created the first time their thread is seen — with the summary of this
   //    page's messages (and that batch marked as counted), so a backfill needs no second write.
@@ -61,43 +69,43 @@ export async function storeConversations(channel: ChannelRef, conversations: Nor
     _id: conversationKey(channel.channelId, conv.externalId), tenantId, channelId, platform: channel.platform,
     externalId: conv.externalId, contactId: contactIds.get(conv.participant.externalId), participant: conv.participant,
     ...(conv.subject ? { subject: conv.subject } : {}), status: 'open', labels: [], unreadCount: 0,
-    ...summarize(conv.messages, {}), summaryBatch: batchToken(conv.messages.map((m) => messageKey(channel.channelId, m.externalId))),
+    ...summarize(conv.messages, {}), summaryBatch: tokens.get(conv.externalId)!,
     createdAt: now, updatedAt: now,
   })));
 
-  // 3. Messages: inserted once, whatever the page was; marked until their summary is written.
-  const docs = conversations.flatMap((conv) => conv.messages.map((m) => messageDoc(channel, tenantId, channelId, conv, m, now)));
+  // 3. Messages: inserted once, whatever the page was.
+  const docs = conversations.flatMap((conv) => conv.messages.map((m) => messageDoc(channel, tenantId, channelId, conv, m, tokens.get(conv.externalId)!, now)));
   const inserted = await insertNew(MessageModel.collection, docs);
 
-  // 4. Existing conversations move their summaries forward by what is new — plus anything an
-  //    earlier, interrupted attempt stored but did not count (still marked `summaryPending`).
-  const seenBefore = docs.filter((d) => !inserted.has(d._id)).map((d) => d._id);
-  const unfinished = seenBefore.length === 0 ? new Set<string>() : new Set((await MessageModel.collection
-    .find({ _id: { $in: seenBefore }, summaryPending: true } as Document, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as string));
-  const toCount = new Map<string, { keys: string[]; messages: NormalizedMessage[] }>();
+  // 4. Existing conversations move their summaries forward by what is new. A retried attempt
+  //    also counts what an interrupted earlier attempt of the same batch inserted but may not have
+  //    counted (same batch token on the message); the conversation's token stops a second count.
+  const recovered = new Set<string>();
+  const seenBefore = docs.filter((d) => !inserted.has(d._id));
+  if (opts.retry && seenBefore.length > 0) {
+    const tokenOf = new Map(seenBefore.map((d) => [d._id, d.summaryBatch]));
+    for (const d of await MessageModel.collection.find({ _id: { $in: [...tokenOf.keys()] } } as Document, { projection: { summaryBatch: 1 } }).toArray()) {
+      if (d.summaryBatch && d.summaryBatch === tokenOf.get(d._id as unknown as string)) recovered.add(d._id as unknown as string);
+    }
+  }
+  const toCount = new Map<string, { token: string; messages: NormalizedMessage[] }>();
   for (const conv of conversations) {
     const id = conversationKey(channel.channelId, conv.externalId);
-    const entry = { keys: [] as string[], messages: [] as NormalizedMessage[] };
-    for (const m of conv.messages) {
-      const key = messageKey(channel.channelId, m.externalId);
-      if (inserted.has(key) || unfinished.has(key)) { entry.keys.push(key); entry.messages.push(m); }
-    }
-    if (entry.keys.length > 0 && !created.has(id)) toCount.set(id, entry);
+    const fresh = conv.messages.filter((m) => { const key = messageKey(channel.channelId, m.externalId); return inserted.has(key) || recovered.has(key); });
+    if (fresh.length > 0 && !created.has(id)) toCount.set(id, { token: tokens.get(conv.externalId)!, messages: fresh });
   }
   await advanceSummaries(toCount, now);
-  const marked = [...inserted, ...unfinished];
-  if (marked.length > 0) await MessageModel.collection.updateMany({ _id: { $in: marked } } as Document, { $unset: { summaryPending: '' } });
   return { conversations: conversations.length, messagesInserted: inserted.size, messagesSeen: docs.length, insertedIds: [...inserted] };
 }
 
-function messageDoc(channel: ChannelRef, tenantId: Types.ObjectId, channelId: Types.ObjectId, conv: NormalizedConversation, m: NormalizedMessage, now: Date) {
+function messageDoc(channel: ChannelRef, tenantId: Types.ObjectId, channelId: Types.ObjectId, conv: NormalizedConversation, m: NormalizedMessage, summaryBatch: string, now: Date) {
   const status = m.direction === 'inbound' ? 'received' : 'sent';
   return {
     _id: messageKey(channel.channelId, m.externalId), tenantId, channelId,
     conversationId: conversationKey(channel.channelId, conv.externalId), platform: channel.platform,
     externalId: m.externalId, direction: m.direction, sender: m.sender, ...(m.text !== undefined ? { text: m.text } : {}),
     attachments: m.attachments ?? [], status, statusRank: statusRank(status),
-    platformTimestamp: new Date(m.timestamp), summaryPending: true, createdAt: now, updatedAt: now,
+    platformTimestamp: new Date(m.timestamp), summaryBatch, createdAt: now, updatedAt: now,
   };
 }
 
@@ -175,12 +183,11 @@ export function batchToken(keys: string[]): string {
  * - last message + preview: set only if this batch's newest message is at least as new;
  * - last inbound / outbound: `$max`;
  * - unread: a newer business reply resets it to the inbound messages after that reply; otherwise
- *   the new inbound messages are added — once per batch (`summaryBatch`), so a retry after a crash
- *   between this write and clearing `summaryPending` does not count them twice.
+ *   the new inbound messages are added — once per batch (`summaryBatch`), so a retried attempt
+ *   that counts what an interrupted one stored does not count it twice.
  */
-export function summaryUpdates(conversationId: string, keys: string[], messages: NormalizedMessage[], now: Date): AnyBulkWriteOperation<Document>[] {
+export function summaryUpdates(conversationId: string, token: string, messages: NormalizedMessage[], now: Date): AnyBulkWriteOperation<Document>[] {
   if (messages.length === 0) return [];
-  const token = batchToken(keys);
   const sorted = [...messages].sort((a, b) => a.timestamp - b.timestamp);
   const newest = sorted[sorted.length - 1]!;
   const newestOutbound = sorted.filter((m) => m.direction === 'outbound').pop();
@@ -211,9 +218,9 @@ export function summaryUpdates(conversationId: string, keys: string[], messages:
   return ops;
 }
 
-async function advanceSummaries(toCount: Map<string, { keys: string[]; messages: NormalizedMessage[] }>, now: Date): Promise<void> {
+async function advanceSummaries(toCount: Map<string, { token: string; messages: NormalizedMessage[] }>, now: Date): Promise<void> {
   if (toCount.size === 0) return;
-  const ops = [...toCount.entries()].flatMap(([id, { keys, messages }]) => summaryUpdates(id, keys, messages, now));
+  const ops = [...toCount.entries()].flatMap(([id, { token, messages }]) => summaryUpdates(id, token, messages, now));
   // Ordered: a conversation's `$max` of lastOutboundAt must not run before its unread reset checks it.
   await ConversationModel.collection.bulkWrite(ops, { ordered: true });
 }

@@ -2,7 +2,7 @@
 // (which stores whatever a lost webhook never delivered — inserts are idempotent, so what did
 // arrive is not doubled), wake channels whose queued webhook events have waited too long (their
 // wake-up signal was lost), and count what is parked (held, unmatched, deferred) for the report.
-import { Context } from '@temporalio/activity';
+import { heartbeatIfActivity } from './activity-context';
 import type { Client } from '@temporalio/client';
 import type { ChannelStatus } from '../lib/domain/channel';
 import { ChannelModel, WebhookEventModel } from '../models';
@@ -50,8 +50,4 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       return report;
     },
   };
-}
-
-function heartbeatIfActivity(progress: number): void {
-  try { Context.current().heartbeat(progress); } catch { /* not in an activity */ }
 }

@@ -17,6 +17,7 @@ import type { PlatformConfig } from '../lib/platform-config';
 import type { Platform } from '../lib/domain/channel';
 import { oauthRoutes } from './routes/oauth';
 import { webhookRoutes } from './routes/webhooks';
+import { webhookEventRoutes } from './routes/webhook-events';
 import { ChannelDirectory } from './webhooks/directory';
 import { WebhookIntake } from './webhooks/intake';
 import { WEBHOOK_SOURCES, webhookSecrets } from './webhooks/sources';
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', oauthRoutes({ temporal: deps.temporal, keys: deps.keys, stateKey, redirectUri }));
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/oauth/callback' ? next() : requireApiKey(c, next)));
   app.route('/', apiKeyRoutes());
+  app.route('/', webhookEventRoutes());
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

@@ -36,9 +36,9 @@ const messageSchema = new Schema(
     // Customer reactions, by the reacting user's platform ID: { emoji (null once removed), at }.
     reactions: { type: Schema.Types.Mixed },
     deletedAt: Date, // the customer unsent it (Instagram): text and attachments are removed
-    // Set while the message is stored but not yet counted in its conversation's summary: a drain
-    // that crashed in between finishes the summary on its retry (activities/inbox-writes.ts).
-    summaryPending: Boolean,
+    // The write batch that stored it: a retried drain or sync page recognises what its interrupted
+    // attempt stored and finishes that batch's conversation summary (activities/inbox-writes.ts).
+    summaryBatch: String,
   },
   { timestamps: true },
 );

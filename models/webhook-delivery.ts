@@ -17,7 +17,7 @@ const webhookDeliverySchema = new Schema(
   },
   { timestamps: false, versionKey: false },
 );
-webhookDeliverySchema.index({ source: 1, receivedAt: -1 });
+// No secondary index: it is written once per webhook on the hot path and read rarely.
 
 export type WebhookDelivery = InferSchemaType<typeof webhookDeliverySchema>;
 export const WebhookDeliveryModel = model('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries');

@@ -25,12 +25,16 @@ const webhookEventSchema = new Schema(
     event: { type: Schema.Types.Mixed, required: true }, // the normalized InboxEvent
     messageId: { type: String }, // deferred: the message it waits for
     deliveryId: { type: String, required: true },
+    // The webhook log entry of the delivery, carried by its first queued event until the drain
+    // writes it to webhook_deliveries (one insert per webhook on the hot path).
+    delivery: { type: Schema.Types.Mixed },
     receivedAt: { type: Date, required: true },
   },
   { timestamps: false, versionKey: false },
 );
+// The drain's lookup. (Every index is also a cost on each webhook's insert; sweeps and reports
+// over all channels are rare and may scan.)
 webhookEventSchema.index({ channelId: 1, state: 1 });
-webhookEventSchema.index({ state: 1, receivedAt: 1 });
 
 export type WebhookEvent = InferSchemaType<typeof webhookEventSchema>;
 export const WebhookEventModel = model('WebhookEvent', webhookEventSchema, 'webhook_events');

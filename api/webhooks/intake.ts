@@ -1,6 +1,6 @@
 // The hot path, per delivery: verify the signature over the raw bytes → normalize → route each
 // event to its channel → store the delivery (webhook log) and its events (intake queue) with
-// natural keys → acknowledge → wake the channel workflows (coalesced). Nothing is acknowledged
+// natural keys, in one insert → acknowledge → wake the channel workflows (coalesced). Nothing is acknowledged
 // before it is stored, and storing twice changes nothing, so platform retries are harmless.
 import type { Logger } from 'pino';
 import { Types } from 'mongoose';
@@ -60,7 +60,7 @@ export class WebhookIntake {
       }
       // A parser bug: keep the verified delivery so it can be replayed once fixed, and say 400.
       log.error({ source: name, deliveryId, err }, 'webhook parser failed on a verified delivery');
-      await this.recordDelivery(deliveryId, name, req, { events: [], ignored: [] }, [], 0, (err as Error).message).catch(() => undefined);
+      await insertNew(WebhookDeliveryModel.collection, [this.deliveryRecord(deliveryId, name, req, { events: [], ignored: [] }, [], 0, (err as Error).message)]).catch(() => undefined);
       return json(400, 'unreadable_webhook', 'The delivery could not be read');
     }
 
@@ -87,11 +87,16 @@ export class WebhookIntake {
       }
     }
 
+    // One insert per delivery on the hot path: the log entry rides with the delivery's first
+    // queued event and the drain moves it to `webhook_deliveries` (activities/inbox-events.ts).
+    // A delivery with nothing to drain (all unmatched, held, ignored) is logged directly.
+    const record = this.deliveryRecord(deliveryId, name, req, parsed, [...channelIds], unmatched);
+    const carrier = docs.find((d) => d.state === 'pending');
+    if (carrier) carrier.delivery = record;
     try {
-      await Promise.all([
-        insertNew(WebhookEventModel.collection, docs as { _id: string }[]),
-        this.recordDelivery(deliveryId, name, req, parsed, [...channelIds], unmatched),
-      ]);
+      const stored = await insertNew(WebhookEventModel.collection, docs as { _id: string }[]);
+      // The carrier was already queued (the same event in an earlier delivery): log this one here.
+      if (!carrier || !stored.has(carrier._id as string)) await insertNew(WebhookDeliveryModel.collection, [record]);
     } catch (err) {
       // Not stored → not acknowledged: the platform retries.
       log.error({ source: name, deliveryId, err: (err as Error).message }, 'webhook not stored; asking the platform to retry');
@@ -101,6 +106,11 @@ export class WebhookIntake {
     for (const workflowId of toWake) this.deps.waker.wake(workflowId);
     const ack = source.ackBody ?? { contentType: 'text/plain', body: 'EVENT_RECEIVED' };
     return { status: 200, contentType: ack.contentType, body: ack.body };
+  }
+
+  /** Wake-up signals sent to channel workflows so far. */
+  get signalsSent(): number {
+    return this.deps.waker.signals;
   }
 
   /** Stops pending wake-ups (process shutdown, tests). */
@@ -117,11 +127,11 @@ export class WebhookIntake {
     return channels.length;
   }
 
-  private recordDelivery(id: string, source: string, req: WebhookRequest, parsed: ParseResult, channelIds: string[], unmatched: number, error?: string) {
-    return insertNew(WebhookDeliveryModel.collection, [{
+  private deliveryRecord(id: string, source: string, req: WebhookRequest, parsed: ParseResult, channelIds: string[], unmatched: number, error?: string) {
+    return {
       _id: id, source, receivedAt: new Date(req.receivedAt), bytes: req.body.length, body: req.body.toString('utf8'),
       events: parsed.events.length, unmatched, ignored: parsed.ignored.slice(0, 50), channelIds, ...(error ? { error } : {}),
-    }]);
+    };
   }
 }
 

@@ -153,6 +153,20 @@ describe('webhook ingestion', () => {
     await eventually('deferred status left the queue', async () => (await WebhookEventModel.countDocuments({ channelId, state: 'deferred' })) === 0);
   });
 
+  it('reports events waiting for their message to the tenant admin, and to no one else', async () => {
+    assert.equal((await postMeta(page(delivered('71005', ['m_never'], Date.now())))).status, 200);
+    const report = await eventually('reported', async () => {
+      const r = await api.call('GET', '/v1/webhook-events?state=deferred', { key });
+      return r.json?.counts?.deferred === 1 && r.json;
+    });
+    assert.equal(report.data[0].kind, 'status');
+    assert.equal(report.data[0].waitingFor, `${channelId}:m_never`);
+    assert.equal(report.data[0].channelId, channelId);
+    const other = (await createTenantWithAdminKey('Other')).secret;
+    assert.deepEqual((await api.call('GET', '/v1/webhook-events', { key: other })).json.counts, { pending: 0, deferred: 0, held: 0 });
+    assert.equal((await api.call('GET', '/v1/webhook-events?state=nonsense', { key })).status, 400);
+  });
+
   it('never moves a status backwards', async () => {
     const psid = '71002';
     const t = Date.now() - 5000;

@@ -10,7 +10,7 @@ import type { ChannelStatus } from '../../lib/domain/channel';
 import { SA_CHANNEL_STATUS } from '../../lib/domain/search-attributes';
 import { toolPath } from '../../scripts/stack/tools';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
-import { channelStatusQuery, connectUpdate, disconnectSignal, refreshDueAt, syncNowSignal, type ChannelState, type channelWorkflow } from '../../workflows/channel';
+import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSignal, refreshDueAt, syncNowSignal, type ChannelState, type channelWorkflow } from '../../workflows/channel';
 import { workflowBundle } from '../helpers/env';
 
 type Call = { name: string; at: number; args: unknown };
@@ -32,6 +32,7 @@ function stubs(env: TestWorkflowEnvironment, script: Partial<Record<string, (n: 
     refreshChannelToken: stub('refreshChannelToken', () => ({ tokenExpiresAt: null })),
     checkChannel: stub('checkChannel', () => ({ ok: true, accountName: 'Shop' })),
     revokeChannelAccess: stub('revokeChannelAccess', () => ({ revoked: true })),
+    drainChannelEvents: stub('drainChannelEvents', () => ({ events: 1, messagesInserted: 1, statusesApplied: 0, deferred: 0, more: false, syncRequested: false })),
   };
   return { activities, calls, statuses: () => calls.filter((c) => c.name === 'recordChannelStatus').map((c) => (c.args as { status: ChannelStatus }).status) };
 }
@@ -205,6 +206,49 @@ describe('channel workflow', () => {
       assert.equal(s.calls.filter((c) => c.name === 'connectChannel').length, 1, 'stayed connected across runs');
       await latest.signal(disconnectSignal, {});
       assert.equal((await latest.result()).status, 'disconnected');
+    });
+  });
+
+  it('drains webhook events when signalled, batch after batch, without syncing early or skipping a sync', async () => {
+    const s = stubs(env, {
+      drainChannelEvents: (n) => ({ events: 1000, messagesInserted: 1000, statusesApplied: 0, deferred: 0, more: n % 3 !== 0, syncRequested: false }),
+    });
+    await run(s.activities, async (handle) => {
+      await handle.executeUpdate(connectUpdate);
+      await waitForState(handle, (st) => st.backfill.done);
+      const syncsBefore = s.calls.filter((c) => c.name === 'syncChannel').length;
+      await handle.signal(eventsPendingSignal);
+      const st = await waitForState(handle, (x) => (x.inbox?.events ?? 0) >= 3000);
+      assert.equal(st.inbox?.messages, 3000, 'full batches are followed by another drain until one is not full');
+      assert.equal(s.calls.filter((c) => c.name === 'drainChannelEvents').length, 3);
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, syncsBefore, 'events do not trigger a platform sync');
+      await env.sleep('6 minutes');
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, syncsBefore + 1, 'the interval sync still happens on time');
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
+    });
+  });
+
+  it('drains events while waiting for authorization, and a Gmail-style hint runs an incremental sync', async () => {
+    const s = stubs(env, {
+      drainChannelEvents: (n) => ({ events: 1, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: n === 2 }),
+    });
+    await run(s.activities, async (handle) => {
+      await handle.signal(eventsPendingSignal);
+      await waitForState(handle, (x) => (x.inbox?.events ?? 0) === 1);
+      assert.equal((await handle.query(channelStatusQuery)).status, 'pending_auth');
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, 0, 'still no platform call before authorization');
+      await handle.executeUpdate(connectUpdate);
+      await waitForState(handle, (st) => st.backfill.done);
+      const syncsBefore = s.calls.filter((c) => c.name === 'syncChannel').length;
+      await handle.signal(eventsPendingSignal);
+      await waitForState(handle, (x) => (x.inbox?.events ?? 0) === 2);
+      for (let i = 0; i < 50 && s.calls.filter((c) => c.name === 'syncChannel').length === syncsBefore; i++) await new Promise((r) => setTimeout(r, 50));
+      const syncs = s.calls.filter((c) => c.name === 'syncChannel').slice(syncsBefore);
+      assert.equal(syncs.length, 1, 'the hint asked for one sync');
+      assert.equal((syncs[0]!.args as { mode: string }).mode, 'incremental');
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
     });
   });
 

@@ -11,7 +11,9 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import pino from 'pino';
-import { createApp } from '../../../api/app';
+import { serve } from '@hono/node-server';
+import { createApp, createWebhookIntake } from '../../../api/app';
+import type { WebhookIntake } from '../../../api/webhooks/intake';
 import { createTenantWithAdminKey } from '../../../api/auth/keys';
 import { generateEncryptionKeys } from '../../../lib/crypto';
 import { loadConfig } from '../../../lib/config';
@@ -35,6 +37,8 @@ export interface StackOptions {
   platforms?: string[];
   /** Passed to the API (the channel workflow's incremental sync interval). */
   syncIntervalSeconds?: number;
+  /** Also serve the API over HTTP on a free port (webhook load comes from another process). */
+  listen?: boolean;
   say: Say;
   defer: Defer;
 }
@@ -83,6 +87,10 @@ export interface BenchStack {
   /** An admin API key of a fresh tenant. */
   key: string;
   call: ApiCall;
+  /** With `listen`: the API's base URL (also its PUBLIC_URL). */
+  apiUrl?: string;
+  /** The API's webhook intake (its wake-up signal count). */
+  intake: WebhookIntake;
   /** MongoDB commands seen by this process's driver (API, worker, activities, this script). */
   db: Spans;
   /** HTTP requests from this process to the sandbox, by endpoint. */
@@ -220,16 +228,27 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
   const connection = await Connection.connect({ address: temporalAddress });
   defer('API Temporal connection', () => connection.close());
   const temporal = new Client({ connection });
+  const apiPort = opts.listen ? await freePort() : 0;
+  const publicUrl = opts.listen ? `http://127.0.0.1:${apiPort}` : 'http://localhost:3000';
+  if (opts.listen) sandbox.ctx.apps.addRedirectUri('meta', `${publicUrl}/v1/oauth/callback`);
+  const log = pino({ level: 'silent' });
+  const intake = createWebhookIntake({ log, temporal, keys, platforms });
+  defer('webhook intake', () => intake.close());
   const app = createApp({
-    log: pino({ level: 'silent' }),
+    log,
+    intake,
     temporal,
     taskQueue,
     readiness: { mongodb: () => pingDatabase(), temporal: () => pingTemporal(connection, 1000) },
     keys,
     platforms,
-    publicUrl: 'http://localhost:3000',
+    publicUrl,
     syncIntervalSeconds: opts.syncIntervalSeconds,
   });
+  if (opts.listen) {
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: apiPort });
+    defer('API server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
   const call: ApiCall = async (method, p, init = {}) => {
     const headers: Record<string, string> = {};
     if (init.key) headers.authorization = `Bearer ${init.key}`;
@@ -255,6 +274,8 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     taskQueue,
     key,
     call,
+    ...(opts.listen ? { apiUrl: publicUrl } : {}),
+    intake,
     db,
     http,
     stopWorker,

@@ -1,0 +1,278 @@
+// Scenario `webhooks`: signed Messenger deliveries, built with the sandbox's own signer exactly as
+// the sandbox (and Meta) sends them, posted by autocannon from a separate process into one
+// connected channel. Two runs:
+//   1. a fixed rate (default 1,000/s for 60 s, 10 % of deliveries sent twice): acknowledged/s, ack
+//      latency p50/p99, end-to-end latency (request sent → message stored by the drain) p50/p99,
+//      stored vs sent, duplicates, unread counts;
+//   2. as fast as the API takes them (default 20,000 deliveries): sustained acknowledged/s and
+//      stored/s.
+// Baselines in the same run, same database, same load generator: the raw driver bulk-inserting
+// message-shaped documents, and a bare Hono handler doing one insert per request (ack latency at
+// the same rate, and its top rate) — every figure is also printed as a ratio against them.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import mongoose from 'mongoose';
+import { ConversationModel, MessageModel, WebhookEventModel } from '../../models';
+import { DEFAULT_APPS } from '../../sandbox/core/apps';
+import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
+import { freePort } from '../stack/processes';
+import { ROOT } from '../stack/tools';
+import type { LoadJob, LoadResult } from './lib/load';
+import { fmtInt, fmtMs, fmtNum, intOption, type Scenario, type ScenarioContext, type ScenarioResult } from './lib/scenario';
+import { startStack, type BenchStack } from './lib/stack';
+
+const PAGE = '101000000000001';
+const INSERT_BATCH = 1000;
+
+export const scenario: Scenario = {
+  name: 'webhooks',
+  description: 'signed webhook deliveries into one channel at a fixed rate, then flat out; baselines: raw insert and a bare Hono handler',
+  options: {
+    rate: 'deliveries per second in the fixed-rate run (default 1000)',
+    seconds: 'length of the fixed-rate run (default 60)',
+    'duplicate-percent': 'share of deliveries sent a second time, as platforms do (default 10)',
+    'max-requests': 'deliveries in the flat-out run (default 20000; 0 skips it)',
+    connections: 'concurrent connections of the load generator (default 64)',
+    customers: 'customers writing (conversations) (default 50)',
+  },
+  run,
+};
+
+interface Prepared { job: LoadJob; mids: string[]; baseline: number }
+
+async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const rate = intOption(ctx.options, 'rate', 1000, 1);
+  const seconds = intOption(ctx.options, 'seconds', 60, 1);
+  const dupPercent = intOption(ctx.options, 'duplicate-percent', 10, 0);
+  const maxRequests = intOption(ctx.options, 'max-requests', 20_000, 0);
+  const connections = intOption(ctx.options, 'connections', 64, 1);
+  const customers = intOption(ctx.options, 'customers', 50, 1);
+  const { say } = ctx;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-load-'));
+  ctx.defer('load files', () => rmSync(tmp, { recursive: true, force: true }));
+
+  const stack = await startStack({ world: { conversations: 1, messagesPerConversation: 1 }, platforms: ['meta'], syncIntervalSeconds: 3600, listen: true, say, defer: ctx.defer });
+  say(`stack up: API ${stack.apiUrl}, Temporal ${stack.temporalAddress}, MongoDB ${stack.mongodbUri}`);
+  const { channelId, workflowId } = await connect(stack);
+  say(`Messenger channel ${channelId} connected`);
+
+  // --- 1. fixed rate ---------------------------------------------------------------------------------
+  const fixed = prepare(stack.apiUrl!, 'fixed', rate * seconds, customers, dupPercent, connections, rate);
+  say(`fixed rate: ${fmtInt(fixed.job.requests.length)} deliveries (${fmtInt(new Set(fixed.mids).size)} distinct, ${dupPercent} % sent twice) at ${fmtInt(rate)}/s`);
+  const signalsBefore = stack.intake.signalsSent;
+  stack.db.reset();
+  const cpu0 = { self: process.cpuUsage(), children: stack.childCpuSeconds() };
+  fixed.baseline = await MessageModel.estimatedDocumentCount();
+  const fixedLoad = await load(tmp, 'fixed', fixed.job);
+  const fixedStore = await waitStored(stack, channelId, fixed, fixedLoad, say);
+  const cpu1 = { self: process.cpuUsage(cpu0.self), children: stack.childCpuSeconds() };
+  const signals = stack.intake.signalsSent - signalsBefore;
+  const dbTime = Object.entries(stack.db.snapshot()).slice(0, 12);
+  const unread = await unreadTotal(channelId, 'fixed');
+  const history = (await stack.temporal.workflow.getHandle(workflowId).describe()).historyLength;
+
+  // --- 2. flat out -------------------------------------------------------------------------------------
+  let flat: { load: LoadResult; store: Awaited<ReturnType<typeof waitStored>> } | undefined;
+  if (maxRequests > 0) {
+    const prepared = prepare(stack.apiUrl!, 'flat', maxRequests, customers, 0, connections, 0);
+    say(`flat out: ${fmtInt(maxRequests)} deliveries, ${connections} connections`);
+    prepared.baseline = await MessageModel.estimatedDocumentCount();
+    const l = await load(tmp, 'flat', prepared.job);
+    flat = { load: l, store: await waitStored(stack, channelId, prepared, l, say) };
+  }
+
+  // --- baselines ---------------------------------------------------------------------------------------
+  say('baselines: stopping the worker, then raw driver inserts and a bare Hono handler on the same database');
+  await stack.stopWorker();
+  const raw = await rawInsertRate(ctx, maxRequests > 0 ? maxRequests : rate * seconds);
+  const bare = await bareHandler(ctx, tmp, fixed, maxRequests, connections, rate, seconds);
+
+  // --- figures -------------------------------------------------------------------------------------------
+  const fixedAckRate = fixedLoad.ok / (fixedLoad.durationMs / 1000);
+  const figures = {
+    options: { rate, seconds, dupPercent, maxRequests, connections, customers },
+    fixed: {
+      sent: fixedLoad.sent, acknowledged: fixedLoad.ok, non2xx: fixedLoad.non2xx, errors: fixedLoad.errors + fixedLoad.timeouts,
+      ackPerSecond: fixedAckRate, ackLatencyMs: fixedLoad.latency, distinct: fixedStore.distinct, stored: fixedStore.stored,
+      duplicatesStored: fixedStore.stored - Math.min(fixedStore.stored, fixedStore.distinct), missing: fixedStore.missing,
+      e2eMs: fixedStore.e2e, drainedWithinMs: fixedStore.lastStoredAfterLastSentMs, unreadTotal: unread,
+      wakeSignals: signals, workflowHistoryLength: history, databaseCommands: Object.fromEntries(dbTime),
+      cpuSeconds: { benchProcess: (cpu1.self.user + cpu1.self.system) / 1e6, temporal: diff(cpu1.children.temporal, cpu0.children.temporal), ferretdb: diff(cpu1.children.ferretdb, cpu0.children.ferretdb) },
+    },
+    flat: flat && {
+      sent: flat.load.sent, acknowledged: flat.load.ok, non2xx: flat.load.non2xx, errors: flat.load.errors + flat.load.timeouts,
+      ackPerSecond: flat.load.ok / (flat.load.durationMs / 1000), ackLatencyMs: flat.load.latency,
+      stored: flat.store.stored, storedPerSecond: flat.store.storedPerSecond, e2eMs: flat.store.e2e,
+    },
+    baseline: { rawInsertDocsPerSecond: raw, bare },
+    ratios: {
+      fixedAckP99VsBare: fixedLoad.latency.p99 / Math.max(0.001, bare.fixed.latency.p99),
+      fixedAckP50VsBare: fixedLoad.latency.p50 / Math.max(0.001, bare.fixed.latency.p50),
+      flatStoredVsRawInsert: flat ? flat.store.storedPerSecond / raw : null,
+      flatAckVsBare: flat && bare.flat ? (flat.load.ok / (flat.load.durationMs / 1000)) / (bare.flat.ok / (bare.flat.durationMs / 1000)) : null,
+    },
+  };
+
+  const rows: [string, string][] = [
+    ['', `fixed rate: ${fmtInt(rate)}/s for ${seconds} s into one channel`],
+    ['deliveries sent / acknowledged', `${fmtInt(fixedLoad.sent)} / ${fmtInt(fixedLoad.ok)} (non-2xx ${fixedLoad.non2xx}, errors ${fixedLoad.errors + fixedLoad.timeouts})`],
+    ['acknowledged/s', fmtNum(fixedAckRate, 0)],
+    ['ack latency p50 / p99', `${fmtNum(fixedLoad.latency.p50, 1)} ms / ${fmtNum(fixedLoad.latency.p99, 1)} ms`],
+    ['  bare handler p50 / p99 (same rate)', `${fmtNum(bare.fixed.latency.p50, 1)} ms / ${fmtNum(bare.fixed.latency.p99, 1)} ms`],
+    ['  ratio p99 (target ≤ 2×)', `${fmtNum(figures.ratios.fixedAckP99VsBare, 2)}×`],
+    ['end-to-end p50 / p99 (target p99 ≤ 2 s)', `${fmtMs(fixedStore.e2e.p50)} / ${fmtMs(fixedStore.e2e.p99)}`],
+    ['distinct messages / stored / missing', `${fmtInt(fixedStore.distinct)} / ${fmtInt(fixedStore.stored)} / ${fmtInt(fixedStore.missing)}`],
+    ['duplicates stored', fmtInt(figures.fixed.duplicatesStored)],
+    ['unread counted (= distinct)', fmtInt(unread)],
+    ['wake-up signals / workflow history events', `${fmtInt(signals)} / ${fmtInt(history)}`],
+    ['CPU s: bench process (API+worker) / Temporal / FerretDB', `${fmtNum(figures.fixed.cpuSeconds.benchProcess, 1)} / ${fmtNum(figures.fixed.cpuSeconds.temporal ?? NaN, 1)} / ${fmtNum(figures.fixed.cpuSeconds.ferretdb ?? NaN, 1)}`],
+  ];
+  rows.push(['', 'database time by command (fixed rate; API + worker, as the driver sees it)']);
+  for (const [label, v] of dbTime.slice(0, 8)) rows.push([`  ${label}`, `${fmtInt(v.count)} × ${fmtNum(v.avgMs, 1)} ms = ${fmtNum(v.ms / 1000, 1)} s (first/last quarter ${fmtNum(v.firstQuarterAvgMs, 1)}/${fmtNum(v.lastQuarterAvgMs, 1)} ms)`]);
+  if (flat) {
+    rows.push(
+      ['', `flat out: ${fmtInt(maxRequests)} deliveries, ${connections} connections`],
+      ['acknowledged/s', `${fmtNum(figures.flat!.ackPerSecond, 0)} (bare handler ${bare.flat ? fmtNum(bare.flat.ok / (bare.flat.durationMs / 1000), 0) : '–'}/s; ratio ${fmtNum(figures.ratios.flatAckVsBare ?? NaN, 2)}×)`],
+      ['ack latency p50 / p99', `${fmtNum(flat.load.latency.p50, 1)} ms / ${fmtNum(flat.load.latency.p99, 1)} ms`],
+      ['stored/s (first sent → last stored)', fmtNum(flat.store.storedPerSecond, 0)],
+      ['raw driver insertMany docs/s', fmtNum(raw, 0)],
+      ['  ratio stored/s vs raw insert (target ≥ 0.5×)', `${fmtNum(figures.ratios.flatStoredVsRawInsert ?? NaN, 3)}×`],
+      ['end-to-end p50 / p99', `${fmtMs(flat.store.e2e.p50)} / ${fmtMs(flat.store.e2e.p99)}`],
+    );
+  }
+  return { rows, figures };
+}
+
+const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+
+async function connect(stack: BenchStack) {
+  const created = await stack.call('POST', '/v1/channels', { key: stack.key, body: { platform: 'messenger', name: 'Bench Page', settings: { pageId: PAGE } } });
+  if (created.status !== 201) throw new Error(`POST /v1/channels answered ${created.status}: ${created.text}`);
+  const consent = await fetch(`${created.json.authorizeUrl}&sandbox_action=approve`, { redirect: 'manual' });
+  const location = new URL(consent.headers.get('location') ?? 'http://invalid/');
+  const callback = await stack.call('GET', `${location.pathname}${location.search}`);
+  if (callback.status !== 200) throw new Error(`OAuth callback answered ${callback.status}: ${callback.text}`);
+  const id: string = created.json.channel.id;
+  for (let i = 0; i < 600; i++) {
+    const ch = (await stack.call('GET', `/v1/channels/${id}`, { key: stack.key })).json.channel;
+    if (ch.backfill.done && ch.status === 'active') return { channelId: id, workflowId: created.json.channel.workflowId as string };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the channel did not finish its backfill in 60 s');
+}
+
+/** Signed deliveries (one customer message each), as Meta sends them; some sent twice. */
+function prepare(apiUrl: string, tag: string, count: number, customers: number, dupPercent: number, connections: number, rate: number): Prepared {
+  const secret = DEFAULT_APPS.meta!.secret;
+  const requests: LoadJob['requests'] = [];
+  const mids: string[] = [];
+  const base = Date.now();
+  let distinct = 0;
+  for (let i = 0; i < count; i++) {
+    // Every Nth delivery repeats one sent a little earlier (a platform retry).
+    const repeat = dupPercent > 0 && i > 20 && (i * 7919) % 100 < dupPercent;
+    if (repeat) {
+      const j = i - 1 - ((i * 31) % 20);
+      requests.push(requests[j]!);
+      mids.push(mids[j]!);
+      continue;
+    }
+    const n = distinct++;
+    const psid = `9${String(n % customers).padStart(5, '0')}`;
+    const mid = `m_${tag}_${n}`;
+    const ts = base + n;
+    const body = metaJson({ object: 'page', entry: [{ id: PAGE, time: ts, messaging: [{ sender: { id: psid }, recipient: { id: PAGE }, timestamp: ts, message: { mid, text: `${tag} message ${n} — is it in stock?` } }] }] });
+    requests.push({ body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signMetaBody(body, secret) } });
+    mids.push(mid);
+  }
+  return { job: { url: apiUrl, path: '/webhooks/meta', requests, rate, connections }, mids, baseline: 0 };
+}
+
+async function load(dir: string, name: string, job: LoadJob): Promise<LoadResult> {
+  const jobFile = path.join(dir, `${name}.job.json`);
+  const resultFile = path.join(dir, `${name}.result.json`);
+  writeFileSync(jobFile, JSON.stringify(job));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/bench/lib/load.ts'), jobFile, resultFile], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(readFileSync(resultFile, 'utf8')) as LoadResult;
+}
+
+/** Waits until every distinct message is stored (or nothing moved for 60 s); end-to-end latency per message. */
+async function waitStored(stack: BenchStack, channelId: string, prepared: Prepared, loadResult: LoadResult, say: (l: string) => void) {
+  const firstSent = new Map<string, number>();
+  prepared.mids.forEach((mid, i) => { const at = loadResult.sentAt[i]; if (at && !firstSent.has(mid)) firstSent.set(mid, at); });
+  const distinct = new Set(prepared.mids).size;
+  const prefix = prepared.mids[0]!.split('_').slice(0, 2).join('_');
+  let stored = 0;
+  let lastChange = Date.now();
+  let lastSay = Date.now();
+  // Polled by the collection's size (cheap), not a filtered count that would load the database.
+  const before = prepared.baseline;
+  while (stored < distinct && Date.now() - lastChange < 60_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    const n = (await MessageModel.estimatedDocumentCount()) - before;
+    if (n !== stored) { stored = n; lastChange = Date.now(); }
+    if (Date.now() - lastSay > 5000) { say(`  ${fmtInt(stored)} of ${fmtInt(distinct)} stored`); lastSay = Date.now(); }
+  }
+  const docs = await MessageModel.collection.find({ channelId: new mongoose.Types.ObjectId(channelId), externalId: { $regex: `^${prefix}_` } }, { projection: { externalId: 1, createdAt: 1 } }).toArray();
+  const latencies = docs.map((d) => (d.createdAt as Date).getTime() - (firstSent.get(d.externalId as string) ?? NaN)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const firstAt = Math.min(...loadResult.sentAt.filter((x) => x > 0));
+  const lastStored = Math.max(...docs.map((d) => (d.createdAt as Date).getTime()));
+  const lastSent = Math.max(...loadResult.sentAt);
+  const pending = await WebhookEventModel.countDocuments({ channelId, state: 'pending' });
+  if (docs.length < distinct) say(`warning: ${distinct - docs.length} messages not stored after 60 s without progress (${pending} events still queued)`);
+  return {
+    distinct, stored: docs.length, missing: Math.max(0, distinct - docs.length),
+    e2e: { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: latencies[latencies.length - 1] ?? NaN },
+    storedPerSecond: docs.length / Math.max(0.001, (lastStored - firstAt) / 1000),
+    lastStoredAfterLastSentMs: lastStored - lastSent,
+  };
+}
+
+async function unreadTotal(channelId: string, tag: string): Promise<number> {
+  const convs = await ConversationModel.find({ channelId, lastMessagePreview: { $regex: `^${tag} ` } }, { unreadCount: 1 }).lean();
+  return convs.reduce((sum, c) => sum + (c.unreadCount ?? 0), 0);
+}
+
+/** The raw driver: insertMany of message-shaped documents into a scratch collection, docs/s. */
+async function rawInsertRate(ctx: ScenarioContext, count: number): Promise<number> {
+  const db = mongoose.connection.db!;
+  const name = `bench_scratch_webhooks_${Date.now().toString(36)}`;
+  const collection = db.collection<{ _id: string }>(name);
+  ctx.defer(`scratch collection ${name}`, () => collection.drop().then(() => undefined, () => undefined));
+  const template = await MessageModel.collection.findOne({}, { sort: { _id: -1 } });
+  const started = performance.now();
+  for (let offset = 0; offset < count; offset += INSERT_BATCH) {
+    const docs = Array.from({ length: Math.min(INSERT_BATCH, count - offset) }, (_, i) => ({ ...template, _id: `raw:${offset + i}` }));
+    await collection.insertMany(docs, { ordered: false });
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** A bare Hono handler that inserts each request body as one document, under the same loads. */
+async function bareHandler(ctx: ScenarioContext, dir: string, fixed: Prepared, maxRequests: number, connections: number, rate: number, seconds: number) {
+  const collection = mongoose.connection.db!.collection(`bench_scratch_bare_${Date.now().toString(36)}`);
+  ctx.defer('bare handler collection', () => collection.drop().then(() => undefined, () => undefined));
+  const app = new Hono();
+  app.post('/webhooks/meta', async (c) => {
+    const body = await c.req.text();
+    await collection.insertOne({ body, receivedAt: new Date() });
+    return c.text('EVENT_RECEIVED');
+  });
+  const port = await freePort();
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const fixedResult = await load(dir, 'bare-fixed', { ...fixed.job, url, requests: fixed.job.requests.slice(0, rate * seconds) });
+    const flatResult = maxRequests > 0 ? await load(dir, 'bare-flat', { ...fixed.job, url, rate: 0, connections, requests: fixed.job.requests.slice(0, maxRequests) }) : undefined;
+    return { fixed: { latency: fixedResult.latency, ok: fixedResult.ok, durationMs: fixedResult.durationMs }, flat: flatResult && { latency: flatResult.latency, ok: flatResult.ok, durationMs: flatResult.durationMs } };
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
