@@ -39,8 +39,8 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   const ref: ChannelRef = { tenantId: String(channel.tenantId), channelId, platform: channel.platform };
 
   const queued = (await WebhookEventModel.collection
-    .find({ channelId: new Types.ObjectId(channelId), state: 'pending' } as Document, { projection: { event: 1, state: 1, delivery: 1 } })
-    .limit(limit).toArray()) as unknown as QueuedEvent[];
+    .find({ _id: ofChannel(channelId), state: 'pending' } as Document, { projection: { event: 1, state: 1, delivery: 1 } })
+    .limit(limit).batchSize(limit).toArray()) as unknown as QueuedEvent[]; // one round trip
   result.events = queued.length;
   result.more = queued.length >= limit;
   if (queued.length === 0) return result;
@@ -105,12 +105,18 @@ function conversationsOf(events: MessageEvent[]): NormalizedConversation[] {
   return [...byThread.values()];
 }
 
+/**
+ * A channel's queued events by `_id` prefix ("<channelId>:…"): a range over the primary key, the
+ * one index every MongoDB-compatible server uses (FerretDB pushes this range down to SQLite).
+ */
+const ofChannel = (channelId: string) => ({ $gte: `${channelId}:`, $lt: `${channelId};` });
+
 const isTargetEvent = (e: InboxEvent): e is TargetEvent => e.kind === 'status' || e.kind === 'reaction' || e.kind === 'deletion';
 
 async function deferredFor(channelId: string, messageIds: string[]): Promise<QueuedEvent[]> {
   if (messageIds.length === 0) return [];
   return (await WebhookEventModel.collection
-    .find({ channelId: new Types.ObjectId(channelId), state: 'deferred', messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
+    .find({ _id: ofChannel(channelId), state: 'deferred', messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
     .toArray()) as unknown as QueuedEvent[];
 }
 

@@ -42,7 +42,7 @@ const messageSchema = new Schema(
   },
   { timestamps: true },
 );
-messageSchema.index({ channelId: 1, externalId: 1 });
+// (No {channelId, externalId} index: `_id` is "<channelId>:<externalId>" already.)
 messageSchema.index({ idempotencyKey: 1 }, { unique: true, sparse: true });
 messageSchema.index({ conversationId: 1, platformTimestamp: 1, _id: 1 });
 messageSchema.index({ tenantId: 1, platformTimestamp: -1 });

@@ -10,9 +10,9 @@ export const WEBHOOK_EVENT_STATES = ['pending', 'deferred', 'held', 'unmatched']
 export type WebhookEventState = (typeof WEBHOOK_EVENT_STATES)[number];
 
 // The intake queue: one normalized platform event per document, stored before the webhook is
-// acknowledged. `_id` = "<channelId>:<event key>" (or "unmatched:<event key>"), so a redelivered
-// event is refused as a duplicate while it waits. Applied events are deleted: the queue stays small
-// (FerretDB scans it for every drain) and `webhook_deliveries` keeps the record of what arrived.
+// acknowledged. `_id` = "<channelId>:<arrival time, base 36>:<event key>" — a channel's events are
+// one range of the primary key, in arrival order — or "unmatched:<event key>". Applied events are
+// deleted: the queue stays small, and `webhook_deliveries` keeps the record of what arrived.
 const webhookEventSchema = new Schema(
   {
     _id: { type: String, required: true },
@@ -32,9 +32,8 @@ const webhookEventSchema = new Schema(
   },
   { timestamps: false, versionKey: false },
 );
-// The drain's lookup. (Every index is also a cost on each webhook's insert; sweeps and reports
-// over all channels are rare and may scan.)
-webhookEventSchema.index({ channelId: 1, state: 1 });
+// No secondary index: the drain finds a channel's events by `_id` prefix (the primary key), and
+// every index would cost each webhook's insert; sweeps and reports are rare and may scan.
 
 export type WebhookEvent = InferSchemaType<typeof webhookEventSchema>;
 export const WebhookEventModel = model('WebhookEvent', webhookEventSchema, 'webhook_events');

@@ -65,6 +65,10 @@ export class WebhookIntake {
     }
 
     const now = new Date(req.receivedAt);
+    // Queue keys sort by arrival within a channel, so drains go oldest first (no event waits behind
+    // a stream of newer ones). A redelivered event is therefore queued again — and applied again,
+    // which changes nothing: messages are inserted by natural key and statuses only move forward.
+    const arrival = req.receivedAt.toString(36).padStart(9, '0');
     const docs: Record<string, unknown>[] = [];
     const toWake = new Set<string>();
     const channelIds = new Set<string>();
@@ -79,7 +83,7 @@ export class WebhookIntake {
       for (const t of targets) {
         channelIds.add(t.channelId);
         docs.push({
-          _id: `${t.channelId}:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId,
+          _id: `${t.channelId}:${arrival}:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId,
           tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId),
           state: t.disconnected ? 'held' : 'pending', event: plain(event), deliveryId, receivedAt: now,
         });

@@ -19,8 +19,8 @@ import (
 // maxPushdownIDs stays far below SQLite's limit on bound parameters.
 const maxPushdownIDs = 10000
 
-// idPushdown returns a WHERE clause restricting rows to the filter's `_id` equality or `$in` list
-// of strings/ObjectIds, or "" when the filter has no such condition.
+// idPushdown returns a WHERE clause restricting rows to the filter's `_id` equality, `$in` list
+// of strings/ObjectIds or prefix range, or "" when the filter has no such condition.
 func idPushdown(filter *types.Document) (string, []any) {
 	if filter == nil {
 		return "", nil
@@ -37,6 +37,10 @@ func idPushdown(filter *types.Document) (string, []any) {
 			return fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{arg}
 		}
 	case *types.Document:
+		if where, args := idPrefixRange(v); where != "" {
+			return where, args
+		}
+
 		if v.Len() != 1 {
 			return "", nil
 		}
@@ -72,6 +76,41 @@ func idPushdown(filter *types.Document) (string, []any) {
 	}
 
 	return "", nil
+}
+
+// idPrefixRange pushes down `_id: {$gte: "P:", $lt: "P;"}` — every string _id starting with a
+// prefix — as a range over the _id index. Only for bounds that differ just in their last character
+// (by one) and contain no character JSON escapes: then the JSON text of every matching _id lies
+// in the same range of JSON texts, so the pushed range holds every document the filter matches.
+func idPrefixRange(d *types.Document) (string, []any) {
+	if d.Len() != 2 {
+		return "", nil
+	}
+
+	lo, errLo := d.Get("$gte")
+	hi, errHi := d.Get("$lt")
+
+	if errLo != nil || errHi != nil {
+		return "", nil
+	}
+
+	l, okLo := lo.(string)
+	h, okHi := hi.(string)
+
+	if !okLo || !okHi || len(l) == 0 || len(l) != len(h) || l[:len(l)-1] != h[:len(h)-1] || h[len(h)-1] != l[len(l)-1]+1 {
+		return "", nil
+	}
+
+	for _, c := range l + h {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == ':' || c == ';' || c == '_' || c == '-' || c == '.') {
+			return "", nil
+		}
+	}
+
+	loArg, _ := idArg(l)
+	hiArg, _ := idArg(h)
+
+	return fmt.Sprintf(` WHERE %s >= ? AND %s < ?`, metadata.IDColumn, metadata.IDColumn), []any{loArg, hiArg}
 }
 
 func idArg(v any) (string, bool) {

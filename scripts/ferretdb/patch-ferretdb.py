@@ -8,8 +8,9 @@
    the whole command ended (`defer` inside the loop). Each open query holds one of the SQLite
    pool's 100 connections, so a bulk of more than ~100 updates waited forever for a connection it
    held itself — and every other client with it. Each statement's query is closed when it is done.
-2. Queries push `_id` equality and `_id: {$in: [...]}` down to SQLite even when the filter has
-   other conditions too (id_pushdown.go); upstream only pushes a filter that is exactly `{_id: X}`.
+2. Queries push `_id` equality, `_id: {$in: [...]}` and string-prefix ranges
+   (`{$gte: "P:", $lt: "P;"}`) down to SQLite even when the filter has other conditions too
+   (id_pushdown.go); upstream only pushes a filter that is exactly `{_id: X}`.
 Each replacement must apply exactly, or the build stops: a silent no-op would hide a slow database.
 """
 import shutil
