@@ -94,6 +94,7 @@ async function main() {
       mongodbUri = `mongodb://127.0.0.1:${env.FERRETDB_PORT}/switchboard`;
     }
 
+    const publicUrl = (process.env.PUBLIC_URL ?? `http://localhost:${env.API_PORT}`).replace(/\/$/, '');
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
       ...devSecrets(env.DATA_DIR),
@@ -103,8 +104,10 @@ async function main() {
       API_PORT: String(env.API_PORT),
       SANDBOX_PORT: String(env.SANDBOX_PORT),
       SANDBOX_URL: `http://127.0.0.1:${env.SANDBOX_PORT}`,
-      // The sandbox delivers each platform's webhooks to the API, as the real platforms would.
-      SANDBOX_WEBHOOK_BASE_URL: process.env.SANDBOX_WEBHOOK_BASE_URL ?? `http://127.0.0.1:${env.API_PORT}/webhooks`,
+      // The address platforms call us at. Twilio signs the exact URL it posts to, so the sandbox
+      // delivers webhooks to this same base, as the real platforms would.
+      PUBLIC_URL: publicUrl,
+      SANDBOX_WEBHOOK_BASE_URL: process.env.SANDBOX_WEBHOOK_BASE_URL ?? `${publicUrl}/webhooks`,
       LOG_PRETTY: process.env.LOG_PRETTY ?? (tty ? 'true' : 'false'),
     };
     const node = (name: 'sandbox' | 'worker' | 'api', entry: string) =>

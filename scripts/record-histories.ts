@@ -3,17 +3,20 @@
 // against the current workflow code, so a change that would break running workflows fails CI.
 // Record new histories when a workflow gains a new path; never re-record to make replay pass.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { channelStatusQuery, connectUpdate, disconnectSignal, syncNowSignal, type channelWorkflow } from '../workflows/channel';
+import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSignal, syncNowSignal, type channelWorkflow } from '../workflows/channel';
+import type { reconcileChannelsWorkflow } from '../workflows/reconcile';
 import { WORKFLOWS_PATH } from '../workers/worker';
 import { freePort } from './stack/processes';
 import { startTemporal } from './stack/services';
 import { ROOT, toolPath } from './stack/tools';
 
 const OUT = path.join(ROOT, 'test', 'histories');
+// Existing histories are kept (they stand for workflows already running somewhere); --force re-records.
+const force = process.argv.includes('--force');
 const until = async (probe: () => Promise<boolean>) => { while (!(await probe())) await new Promise((r) => setTimeout(r, 50)); };
 
 async function main() {
@@ -26,6 +29,7 @@ async function main() {
   const client = new Client({ connection });
   let revoked = false;
   let syncs = 0;
+  let drains = 0;
   try {
     const taskQueue = 'record-histories';
     const worker = await Worker.create({
@@ -41,8 +45,19 @@ async function main() {
         refreshChannelToken: async () => ({ tokenExpiresAt: Date.now() + 3_600_000 }),
         checkChannel: async () => ({ ok: true, accountName: 'Shop' }),
         revokeChannelAccess: async () => ({ revoked: true }),
+        // 1st drain: a full batch (drain again); 3rd: a Gmail-style hint (sync).
+        drainChannelEvents: async () => { drains++; return { events: 3, messagesInserted: 2, statusesApplied: 1, deferred: 0, more: drains === 1, syncRequested: drains === 3 }; },
+        sweepChannels: async () => ({ channels: 2, syncsRequested: 2, wokenForEvents: 1, failedSignals: 0, parked: { held: 0, unmatched: 1, deferred: 0 } }),
       },
     });
+    const save = async (name: string, workflowId: string) => {
+      const file = path.join(OUT, `${name}.json`);
+      if (existsSync(file) && !force) { process.stdout.write(`kept ${path.relative(ROOT, file)}\n`); return; }
+      // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
+      const json = execFileSync(toolPath('temporal'), ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json']);
+      writeFileSync(file, json);
+      process.stdout.write(`saved ${path.relative(ROOT, file)}\n`);
+    };
     await worker.runUntil(async () => {
       // channel-lifecycle: connect, backfill (2 pages), sync now, auth lost, reconnect, disconnect.
       const handle = await client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
@@ -58,11 +73,28 @@ async function main() {
       await until(async () => (await handle.query(channelStatusQuery)).lastSyncAt !== null && (await handle.query(channelStatusQuery)).status === 'active');
       await handle.signal(disconnectSignal, { reason: 'recorded scenario' });
       await handle.result();
-      const file = path.join(OUT, 'channel-lifecycle.json');
-      // The CLI writes the canonical proto3 JSON that historyFromJSON reads back.
-      const json = execFileSync(toolPath('temporal'), ['workflow', 'show', '--address', address, '--workflow-id', handle.workflowId, '--output', 'json']);
-      writeFileSync(file, json);
-      process.stdout.write(`saved ${path.relative(ROOT, file)}\n`);
+      await save('channel-lifecycle', handle.workflowId);
+
+      // channel-webhooks: events signalled before and after connecting, a full batch drained
+      // twice, a sync hint, then disconnect.
+      syncs = 0;
+      const hooks = await client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
+        taskQueue, workflowId: 'channel:tenant1:whatsapp_cloud:channel2', args: [{ tenantId: 'tenant1', channelId: 'channel2', platform: 'whatsapp_cloud', syncIntervalSeconds: 300 }],
+      });
+      await hooks.signal(eventsPendingSignal);
+      await until(async () => (await hooks.query(channelStatusQuery)).inbox!.events >= 6);
+      await hooks.executeUpdate(connectUpdate);
+      await until(async () => (await hooks.query(channelStatusQuery)).backfill.done);
+      await hooks.signal(eventsPendingSignal);
+      await until(async () => (await hooks.query(channelStatusQuery)).inbox!.events >= 9 && syncs >= 3);
+      await hooks.signal(disconnectSignal, { reason: 'recorded scenario' });
+      await hooks.result();
+      await save('channel-webhooks', hooks.workflowId);
+
+      // reconcile-channels: one sweep as the schedule starts it.
+      const sweep = await client.workflow.start<typeof reconcileChannelsWorkflow>('reconcileChannelsWorkflow', { taskQueue, workflowId: 'reconcile-channels:record', args: [{}] });
+      await sweep.result();
+      await save('reconcile-channels', sweep.workflowId);
     });
   } finally {
     await nativeConnection.close();

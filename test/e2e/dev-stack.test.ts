@@ -110,6 +110,17 @@ describe('npm start (embedded stack)', () => {
       if (status !== 'active') await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status, 'active');
+
+    // A customer writes: the sandbox delivers the signed webhook to the stack's API, which takes it.
+    const wrote = await fetch(`${sandboxUrl}/__admin/customers/meta/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello from e2e' }) });
+    assert.equal(wrote.status, 201);
+    let acknowledged = false;
+    for (let i = 0; i < 100 && !acknowledged; i++) {
+      const log = (await (await fetch(`${sandboxUrl}/__admin/webhooks?platform=meta`)).json()) as { data: { status: number | null; url: string }[] };
+      acknowledged = log.data.some((d) => d.status === 200 && d.url.endsWith('/webhooks/meta'));
+      if (!acknowledged) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(acknowledged, 'the API acknowledged the sandbox webhook');
   });
 
   it('stops every child process on SIGTERM', async () => {
