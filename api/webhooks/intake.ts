@@ -10,6 +10,7 @@ import { insertNew } from '../../activities/inbox-writes';
 import type { ChannelDirectory } from './directory';
 import { MalformedWebhookError, type InboxEvent, type ParseResult, type WebhookRequest, type WebhookSecrets, type WebhookSource } from './sources/types';
 import type { ChannelWaker } from './waker';
+import { GroupInsert } from './group-insert';
 
 export interface IntakeReply { status: number; contentType: string; body: string }
 
@@ -25,6 +26,9 @@ const json = (status: number, code: string, message: string): IntakeReply =>
   ({ status, contentType: 'application/json', body: JSON.stringify({ error: { code, message } }) });
 
 export class WebhookIntake {
+  /** Concurrent deliveries' events go into the queue together (group commit). */
+  readonly queue = new GroupInsert(() => WebhookEventModel.collection);
+
   constructor(private readonly deps: IntakeDeps) {}
 
   /** Meta's GET verification handshake. */
@@ -98,7 +102,7 @@ export class WebhookIntake {
     const carrier = docs.find((d) => d.state === 'pending');
     if (carrier) carrier.delivery = record;
     try {
-      const stored = await insertNew(WebhookEventModel.collection, docs as { _id: string }[]);
+      const stored = await this.queue.insert(docs as { _id: string }[]);
       // The carrier was already queued (the same event in an earlier delivery): log this one here.
       if (!carrier || !stored.has(carrier._id as string)) await insertNew(WebhookDeliveryModel.collection, [record]);
     } catch (err) {

@@ -65,12 +65,14 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const fixed = prepare(stack.apiUrl!, 'fixed', rate * seconds, customers, dupPercent, connections, rate);
   say(`fixed rate: ${fmtInt(fixed.job.requests.length)} deliveries (${fmtInt(new Set(fixed.mids).size)} distinct, ${dupPercent} % sent twice) at ${fmtInt(rate)}/s`);
   const signalsBefore = stack.intake.signalsSent;
+  const groupBefore = { ...stack.intake.queue.stats };
   stack.db.reset();
   const cpu0 = { self: process.cpuUsage(), children: stack.childCpuSeconds() };
   const fixedLoad = await load(tmp, 'fixed', fixed.job);
   const fixedStore = await waitStored(stack, channelId, fixed, fixedLoad, say);
   const cpu1 = { self: process.cpuUsage(cpu0.self), children: stack.childCpuSeconds() };
   const signals = stack.intake.signalsSent - signalsBefore;
+  const group = { batches: stack.intake.queue.stats.batches - groupBefore.batches, docs: stack.intake.queue.stats.docs - groupBefore.docs };
   const dbTime = Object.entries(stack.db.snapshot()).slice(0, 12);
   const unread = await unreadTotal(channelId, 'fixed');
   const history = (await stack.temporal.workflow.getHandle(workflowId).describe()).historyLength;
@@ -99,7 +101,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ackPerSecond: fixedAckRate, ackLatencyMs: fixedLoad.latency, distinct: fixedStore.distinct, stored: fixedStore.stored,
       duplicatesStored: fixedStore.stored - Math.min(fixedStore.stored, fixedStore.distinct), missing: fixedStore.missing,
       e2eMs: fixedStore.e2e, drainedWithinMs: fixedStore.lastStoredAfterLastSentMs, unreadTotal: unread,
-      wakeSignals: signals, workflowHistoryLength: history, databaseCommands: Object.fromEntries(dbTime),
+      wakeSignals: signals, workflowHistoryLength: history, queueInserts: group, databaseCommands: Object.fromEntries(dbTime),
       cpuSeconds: { benchProcess: (cpu1.self.user + cpu1.self.system) / 1e6, temporal: diff(cpu1.children.temporal, cpu0.children.temporal), ferretdb: diff(cpu1.children.ferretdb, cpu0.children.ferretdb) },
     },
     flat: flat && {
@@ -128,6 +130,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     ['duplicates stored', fmtInt(figures.fixed.duplicatesStored)],
     ['unread counted (= distinct)', fmtInt(unread)],
     ['wake-up signals / workflow history events', `${fmtInt(signals)} / ${fmtInt(history)}`],
+    ['queue inserts (group commit): round trips / events', `${fmtInt(group.batches)} / ${fmtInt(group.docs)} (${fmtNum(group.docs / Math.max(1, group.batches), 1)} per round trip)`],
     ['CPU s: bench process (API+worker) / Temporal / FerretDB', `${fmtNum(figures.fixed.cpuSeconds.benchProcess, 1)} / ${fmtNum(figures.fixed.cpuSeconds.temporal ?? NaN, 1)} / ${fmtNum(figures.fixed.cpuSeconds.ferretdb ?? NaN, 1)}`],
   ];
   rows.push(['', 'database time by command (fixed rate; API + worker, as the driver sees it)']);
