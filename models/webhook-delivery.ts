@@ -1,6 +1,6 @@
 import { Schema, model, type InferSchemaType } from 'mongoose';
 
-// The webhook log: every verified delivery, as received, written before it is acknowledged.
+// The webhook log: every verified delivery, recorded before it is acknowledged.
 // `_id` = "<source>:<sha256 of the body>": a platform's retry of the same bytes is one entry.
 const webhookDeliverySchema = new Schema(
   {
@@ -8,7 +8,9 @@ const webhookDeliverySchema = new Schema(
     source: { type: String, required: true },
     receivedAt: { type: Date, required: true },
     bytes: { type: Number, required: true },
-    body: { type: String, required: true }, // customer content, never a secret (signatures are in headers)
+    // The raw body, only for a verified delivery our parser could not read (to replay it once fixed);
+    // otherwise its content lives on as the normalized events. Never a secret (signatures are headers).
+    body: { type: String },
     events: { type: Number, required: true },
     unmatched: { type: Number, default: 0 },
     ignored: { type: [String], default: [] },

@@ -135,9 +135,14 @@ export class WebhookIntake {
     return channels.length;
   }
 
+  /**
+   * The log entry. The raw body is kept only when it could not be read (to replay it once the parser
+   * is fixed): otherwise its content is in the normalized events, and carrying it again through the
+   * queue would double what every webhook writes and every drain reads.
+   */
   private deliveryRecord(id: string, source: string, req: WebhookRequest, parsed: ParseResult, channelIds: string[], unmatched: number, error?: string) {
     return {
-      _id: id, source, receivedAt: new Date(req.receivedAt), bytes: req.body.length, body: req.body.toString('utf8'),
+      _id: id, source, receivedAt: new Date(req.receivedAt), bytes: req.body.length, ...(error ? { body: req.body.toString('utf8') } : {}),
       events: parsed.events.length, unmatched, ignored: parsed.ignored.slice(0, 50), channelIds, ...(error ? { error } : {}),
     };
   }
