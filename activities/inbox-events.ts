@@ -10,7 +10,7 @@ import { statusRank } from '../lib/domain/message-status';
 import { ChannelModel, ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
 import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
-import { insertNew, storeConversations, type ChannelRef } from './inbox-writes';
+import { bulkWriteInChunks, insertNew, storeConversations, type ChannelRef } from './inbox-writes';
 import type { NormalizedConversation } from './platforms/types';
 
 export interface DrainResult {
@@ -70,9 +70,9 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   const deferredIds = new Set(applied.deferred.map((d) => d.id));
   const done = [...queued, ...waiting].map((q) => q._id).filter((id) => !deferredIds.has(id));
   if (applied.deferred.length > 0) {
-    await WebhookEventModel.collection.bulkWrite(applied.deferred.map((d) => ({
+    await bulkWriteInChunks(WebhookEventModel.collection, applied.deferred.map((d) => ({
       updateOne: { filter: { _id: d.id } as Document, update: { $set: { state: 'deferred', messageId: d.messageId }, $unset: { delivery: '' } } },
-    })), { ordered: false });
+    })), false);
   }
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
   return result;
@@ -156,18 +156,18 @@ async function applyTargetEvents(channelId: string, queued: QueuedEvent[]): Prom
       ops.push({ updateOne: { filter: { _id: id } as Document, update: { $set: { deletedAt: at, updatedAt: now }, $unset: { text: '', attachments: '' } } } });
     }
   }
-  if (ops.length > 0) await MessageModel.collection.bulkWrite(ops, { ordered: false });
+  await bulkWriteInChunks(MessageModel.collection, ops, false);
   return { statuses, deferred };
 }
 
 async function applyWatermarks(channelId: string, events: WatermarkEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await ConversationModel.collection.bulkWrite(events.map((e) => ({
+  await bulkWriteInChunks(ConversationModel.collection, events.map((e) => ({
     updateOne: {
       filter: { _id: conversationKey(channelId, e.conversationExternalId) } as Document,
       update: { $max: { [e.status === 'read' ? 'readUpTo' : 'deliveredUpTo']: new Date(e.watermark) } },
     },
-  })), { ordered: false });
+  })), false);
 }
 
 /** Platform user IDs become field names: keep them from reaching into other fields. */

@@ -50,6 +50,15 @@ export async function insertNew<T extends { _id: unknown }>(collection: Collecti
  * `retry`: this is a retried attempt (Temporal activity attempt > 1) of the same batch, which may
  * have stored messages without counting them in their conversation's summary.
  */
+/**
+ * A bulk write in commands of at most 64 statements. A stock FerretDB v1.24 keeps every statement
+ * of one update command open until the command ends and deadlocks past ~100 (its SQLite pool
+ * size); our build fixes that (scripts/ferretdb/), but FERRETDB_PATH may point at a stock binary.
+ */
+export async function bulkWriteInChunks(collection: Collection<Document>, ops: AnyBulkWriteOperation<Document>[], ordered: boolean): Promise<void> {
+  for (let i = 0; i < ops.length; i += 64) await collection.bulkWrite(ops.slice(i, i + 64), { ordered });
+}
+
 export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[], opts: { retry?: boolean } = {}): Promise<StoreResult> {
   if (conversations.length === 0) return { conversations: 0, messagesInserted: 0, messagesSeen: 0, insertedIds: [] };
   const tenantId = new Types.ObjectId(channel.tenantId);
@@ -222,5 +231,5 @@ async function advanceSummaries(toCount: Map<string, { token: string; messages: 
   if (toCount.size === 0) return;
   const ops = [...toCount.entries()].flatMap(([id, { token, messages }]) => summaryUpdates(id, token, messages, now));
   // Ordered: a conversation's `$max` of lastOutboundAt must not run before its unread reset checks it.
-  await ConversationModel.collection.bulkWrite(ops, { ordered: true });
+  await bulkWriteInChunks(ConversationModel.collection, ops, true);
 }
