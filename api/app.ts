@@ -18,6 +18,8 @@ import type { Platform } from '../lib/domain/channel';
 import { oauthRoutes } from './routes/oauth';
 import { webhookRoutes } from './routes/webhooks';
 import { webhookEventRoutes } from './routes/webhook-events';
+import { conversationRoutes } from './routes/conversations';
+import { contactRoutes } from './routes/contacts';
 import { ChannelDirectory } from './webhooks/directory';
 import { WebhookIntake } from './webhooks/intake';
 import { WEBHOOK_SOURCES, webhookSecrets } from './webhooks/sources';
@@ -81,6 +83,8 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/oauth/callback' ? next() : requireApiKey(c, next)));
   app.route('/', apiKeyRoutes());
   app.route('/', webhookEventRoutes());
+  app.route('/', conversationRoutes());
+  app.route('/', contactRoutes());
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
