@@ -85,6 +85,33 @@ export interface SyncPage {
   done: boolean;
 }
 
+/** One outbound message, as the send workflow hands it to an adapter. */
+export interface OutboundMessage {
+  /** Our message ID (unique); passed where the platform echoes metadata back (Meta `metadata`). */
+  clientRef: string;
+  /** The customer, as this channel addresses them (the conversation's participant). */
+  to: { externalId: string; handle?: string };
+  /** The platform's thread ID of the conversation (Gmail threadId, TikTok conversation_id, email root Message-ID…). */
+  conversationExternalId: string;
+  text?: string;
+  /** Media by URL (the platform fetches it) — or uploaded by the adapter where the platform needs that. */
+  media?: { type: 'image' | 'video' | 'audio' | 'file'; url: string; mimeType?: string; name?: string; caption?: string };
+  /** A pre-approved template (WhatsApp Cloud: name + language + body parameters; Twilio: Content SID as name). */
+  template?: { name: string; language: string; parameters?: string[] };
+  /** Messenger/Instagram: outside the 24 h window, send with the HUMAN_AGENT tag (7 days). */
+  humanAgent?: boolean;
+  /** Email/Gmail: subject, and the Message-ID being answered (threading). */
+  subject?: string;
+  inReplyTo?: string;
+}
+
+export interface SendResult {
+  /** The platform's ID for the sent message (the same ID its webhooks and history use). */
+  externalId: string;
+  /** When the platform accepted it (ms since epoch). */
+  timestamp: number;
+}
+
 export interface ChannelAdapter {
   readonly platform: Platform;
   /** True when connecting goes through an OAuth consent redirect. */
@@ -108,6 +135,13 @@ export interface ChannelAdapter {
    * UIDVALIDITY/UID, Graph timestamps…).
    */
   fetchPage(input: { credentials: Credentials; account: AccountInfo; cursor: SyncCursor | null; mode: 'backfill' | 'incremental' }): Promise<SyncPage>;
+  /**
+   * Sends one message. Throws a PlatformError classified as: rate_limited (with the platform's
+   * delay), retryable (5xx, timeouts), reauth (token refused), permanent (invalid recipient,
+   * policy, outside the reply window — code `window_closed` — or unsupported content).
+   * `statusCallbackUrl`: where the platform should post delivery statuses (Twilio).
+   */
+  send?(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult>;
   /** Revokes what can be revoked on disconnect (best effort). */
   revoke?(credentials: Credentials, account: AccountInfo): Promise<void>;
   /** Classifies any error this adapter's calls throw. */
