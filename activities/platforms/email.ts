@@ -18,10 +18,11 @@
 //   anchors at the current UIDNEXT and returns nothing (history is backfill's job).
 // - Mailboxes are opened read-only (EXAMINE) and bodies fetched with BODY.PEEK: syncing never
 //   marks mail as read, and the same cursor always gives the same page.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ImapFlow, type ImapFlowOptions, type ListResponse } from 'imapflow';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { createTransport } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { z } from 'zod';
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
@@ -35,6 +36,8 @@ import {
   type NormalizedAttachment,
   type NormalizedConversation,
   type NormalizedMessage,
+  type OutboundMessage,
+  type SendResult,
   type SyncCursor,
   type SyncPage,
 } from './types';
@@ -70,6 +73,12 @@ const RETRYABLE_CODES = new Set([
   'ETIMEOUT', 'NoConnection', 'EConnectionClosed', 'CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS',
   'ECONNECTION', 'ESOCKET',
 ]);
+
+/** Attachment size we accept (the common provider limit; servers may advertise less in SIZE). */
+const MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024;
+/** SMTP 4xx replies that mean "slow down" rather than "try again". */
+const SMTP_THROTTLE = /rate limit|too many|throttl|exceeded|slow down|4\.7\.0|4\.7\.28/i;
+const SMTP_THROTTLE_RETRY_MS = 60_000;
 
 interface FetchedMail { slot: Slot; folder: string; uidValidity: string; uid: number; internalDate?: number; mail: ParsedMail }
 
@@ -206,6 +215,88 @@ export class EmailAdapter implements ChannelAdapter {
     }
   }
 
+  // -- send ----------------------------------------------------------------------------------
+
+  /**
+   * SMTP submission (nodemailer) to the participant, with a Message-ID we generate — the
+   * externalId, since sync keys email messages by Message-ID — then an IMAP APPEND of the very same
+   * bytes to the Sent folder (\Seen), because SMTP does not store a copy and sync reads outbound
+   * mail from Sent. The APPEND is best effort: the mail is already sent, so its failure must not
+   * make the caller retry (and send twice); the next sync simply will not see the copy.
+   * Threading: In-Reply-To = `inReplyTo`; References = the conversation's root Message-ID and the
+   * parent (the notes' trimmed form, first and last ids kept), so sync maps it to the same root.
+   * Media by URL is fetched and attached. No templates, no reply window.
+   */
+  async send({ credentials, account, message }: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult> {
+    if (message.template) throw this.error({ kind: 'permanent', message: 'email has no message templates', code: 'unsupported' });
+    const to = message.to.externalId.trim().toLowerCase();
+    if (!EMAIL_ADDRESS.test(to)) throw this.error({ kind: 'permanent', message: 'the recipient is not a valid email address', code: 'invalid_recipient' });
+    const text = message.text ?? message.media?.caption ?? '';
+    if (!text && !message.media) throw this.error({ kind: 'permanent', message: 'nothing to send: no text and no media', code: 'empty_message' });
+    const { imap, smtp } = serversOf(credentials);
+    if (!smtp.host || !smtp.port) throw this.error({ kind: 'permanent', message: 'stored email credentials lack the SMTP server', code: 'invalid_credentials' });
+    const from = (account.id || String(credentials.address ?? '')).toLowerCase();
+
+    const inReplyTo = message.inReplyTo ? bracket(message.inReplyTo) : undefined;
+    const root = /^<[^<>\s]+@[^<>\s]+>$/.test(message.conversationExternalId ?? '') ? message.conversationExternalId : undefined;
+    const references = [...new Set([root, inReplyTo].filter((x): x is string => !!x))];
+    let subject = message.subject ?? '';
+    if ((inReplyTo || root) && subject && !isReply(subject)) subject = `Re: ${subject}`;
+
+    const messageId = `<${randomUUID()}@${from.split('@')[1] || 'switchboard.local'}>`;
+    const date = new Date();
+    const attachments = message.media ? [await this.fetchAttachment(message.media)] : [];
+    const raw = await new MailComposer({
+      from, to, subject, text, date, messageId,
+      inReplyTo, references: references.length ? references : undefined,
+      attachments, disableFileAccess: true, disableUrlAccess: true,
+    }).compile().build();
+
+    const transport = createTransport({
+      host: smtp.host, port: smtp.port, secure: smtp.secure,
+      auth: smtp.user ? { user: smtp.user, pass: smtp.password } : undefined,
+      connectionTimeout: this.options.connectionTimeoutMs ?? 15_000,
+      greetingTimeout: this.options.greetingTimeoutMs ?? 10_000,
+      socketTimeout: this.options.socketTimeoutMs ?? 60_000,
+    });
+    try {
+      const info = await transport.sendMail({ envelope: { from, to: [to] }, raw });
+      if (info.rejected.length) throw this.error({ kind: 'permanent', message: 'the SMTP server rejected the recipient', code: 'invalid_recipient' });
+    } catch (err) {
+      throw this.wrap(err, smtp, 'SMTP');
+    } finally {
+      transport.close();
+    }
+
+    // The copy in Sent (best effort, see above).
+    await this.withImap(imap, async (client) => {
+      const sent = findSentFolder(await client.list());
+      if (sent) await client.append(sent, raw, ['\\Seen'], date);
+    }).catch(() => undefined);
+    return { externalId: messageId, timestamp: date.getTime() };
+  }
+
+  /** Media by URL for attaching: a 4xx is permanent, a 5xx or network failure retryable. */
+  private async fetchAttachment(media: NonNullable<OutboundMessage['media']>): Promise<{ filename: string; content: Buffer; contentType: string }> {
+    let res: Response;
+    try {
+      res = await fetch(media.url, { signal: AbortSignal.timeout(this.options.socketTimeoutMs ?? 60_000) });
+    } catch {
+      throw this.error({ kind: 'retryable', message: 'could not fetch the media URL', code: 'media_fetch' });
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      const kind = res.status >= 500 || res.status === 429 ? 'retryable' : 'permanent';
+      throw this.error({ kind, message: `fetching the media URL failed with HTTP ${res.status}`, code: 'media_fetch' });
+    }
+    if (Number(res.headers.get('content-length') ?? 0) > MAX_ATTACHMENT_BYTES) { await res.body?.cancel(); throw this.error({ kind: 'permanent', message: 'the attachment exceeds 25 MB', code: 'media_too_large' }); }
+    const content = Buffer.from(await res.arrayBuffer());
+    if (content.length > MAX_ATTACHMENT_BYTES) throw this.error({ kind: 'permanent', message: 'the attachment exceeds 25 MB', code: 'media_too_large' });
+    const contentType = media.mimeType ?? res.headers.get('content-type')?.split(';')[0]?.trim() ?? 'application/octet-stream';
+    const fromUrl = safeDecode(new URL(media.url).pathname.split('/').pop() ?? '');
+    return { filename: media.name ?? (fromUrl || `attachment.${contentType.split('/')[1] ?? 'bin'}`), content, contentType };
+  }
+
   classify(err: unknown): ErrorClass {
     if (err instanceof PlatformError) return err.classification;
     const e = (err ?? {}) as Record<string, unknown>;
@@ -228,7 +319,13 @@ export class EmailAdapter implements ChannelAdapter {
     }
     if (code === 'ENOAUTH') return { kind: 'permanent', message: 'SMTP credentials missing', code };
     if (code && RETRYABLE_CODES.has(code)) return { kind: 'retryable', message: message || `connection failed (${code})`, code };
-    if (responseCode !== undefined && responseCode >= 400 && responseCode < 500) return { kind: 'retryable', message: `SMTP server answered ${responseCode}`, code: String(responseCode) };
+    if (responseCode !== undefined && responseCode >= 400 && responseCode < 500) {
+      // A throttling reply (421/450/451 4.7.x "rate limit", "too many …"): wait before retrying.
+      if (SMTP_THROTTLE.test(typeof e.response === 'string' ? e.response : '')) {
+        return { kind: 'rate_limited', retryAfterMs: SMTP_THROTTLE_RETRY_MS, message: `SMTP server is throttling (${responseCode})`, code: String(responseCode) };
+      }
+      return { kind: 'retryable', message: `SMTP server answered ${responseCode}`, code: String(responseCode) };
+    }
     if (responseCode !== undefined && responseCode >= 500) return { kind: 'permanent', message: `SMTP server answered ${responseCode}`, code: String(responseCode) };
     if (/\btimed? ?out\b/i.test(message)) return { kind: 'retryable', message, code };
     return { kind: 'permanent', message: message || 'email request failed', code };
@@ -478,6 +575,15 @@ async function parseMail(source: Buffer): Promise<ParsedMail> {
 function attachmentType(contentType: string): NormalizedAttachment['type'] {
   const major = contentType.split('/')[0]?.toLowerCase();
   return major === 'image' ? 'image' : major === 'video' ? 'video' : major === 'audio' ? 'audio' : 'file';
+}
+
+const EMAIL_ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
+
+/** `<id@host>` whether or not the angle brackets were given. */
+const bracket = (id: string) => `<${id.trim().replace(/^<|>$/g, '')}>`;
+
+function safeDecode(s: string): string {
+  try { return decodeURIComponent(s); } catch { return s; }
 }
 
 function safeText(value: unknown): string {

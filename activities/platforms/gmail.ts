@@ -4,6 +4,7 @@
 // for the backfill and history.list (messageAdded) from the backfill's starting historyId after.
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import { OAuth2Client } from 'google-auth-library';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
   PlatformError,
@@ -16,7 +17,9 @@ import {
   type NormalizedAttachment,
   type NormalizedConversation,
   type NormalizedMessage,
+  type OutboundMessage,
   type RefreshResult,
+  type SendResult,
   type SyncCursor,
   type SyncPage,
 } from './types';
@@ -32,6 +35,8 @@ const THREADS_PER_PAGE = 25;
 const HISTORY_PER_PAGE = 100;
 /** Parallel messages.get / threads.get calls. */
 const CONCURRENCY = 5;
+/** Gmail's attachment limit (larger files must go as Drive links). */
+const MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024;
 
 const SCOPE = {
   full: 'https://mail.google.com/',
@@ -248,6 +253,67 @@ export class GmailAdapter implements ChannelAdapter {
     if (history.nextPageToken && last) return { conversations, done: false, cursor: toCursor({ phase: 'incremental', historyId: String(last), pageToken: null, resyncRequired: false }) };
     const latest = maxHistoryId(startHistoryId, str(history.historyId), last ?? undefined);
     return { conversations, done: true, cursor: toCursor({ phase: 'incremental', historyId: latest, pageToken: null, resyncRequired: false }) };
+  }
+
+  // ---- send ---------------------------------------------------------------------------------
+
+  /**
+   * users.messages.send with a raw RFC 2822 message: From the mailbox, To the participant,
+   * Subject (Re: … when answering), In-Reply-To/References and `threadId` so it lands in the
+   * conversation's thread. The threading headers come from the thread itself (threads.get
+   * metadata): the parent is the message named by `inReplyTo`, else the thread's last message,
+   * and References is the parent's References plus its Message-ID. Media by URL is fetched and
+   * attached (≤ 25 MB). The result's externalId is Gmail's message id (what sync reports).
+   */
+  async send({ credentials, account, message }: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult> {
+    if (message.template) throw permanent('Gmail has no message templates', 'unsupported');
+    const to = message.to.externalId.trim();
+    if (!/^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/.test(to)) throw permanent('the recipient is not a valid email address', 'invalid_recipient');
+    const text = message.text ?? message.media?.caption ?? '';
+    if (!text && !message.media) throw permanent('nothing to send: no text and no media', 'empty_message');
+    const client = this.api(credentials);
+    const mailbox = account.id.toLowerCase();
+
+    // Threading: the thread's headers (404: the thread is gone → permanent).
+    const threadId = message.conversationExternalId || undefined;
+    let inReplyTo: string | undefined;
+    let references: string | undefined;
+    let subject = message.subject;
+    if (threadId) {
+      const thread = await this.optional(() => client.users.threads.get({ userId: 'me', id: threadId, format: 'metadata', metadataHeaders: ['Message-ID', 'References', 'Subject'] }, this.callOptions));
+      if (!thread) throw permanent('the Gmail thread of this conversation no longer exists', 'thread_not_found');
+      const members = (thread.messages ?? []).filter((m) => !(m.labelIds ?? []).includes('DRAFT'));
+      const wanted = message.inReplyTo ? bracket(message.inReplyTo) : undefined;
+      const parent = (wanted && members.find((m) => bracket(header(m.payload, 'Message-ID') ?? '') === wanted)) ?? members.at(-1);
+      const parentId = parent ? header(parent.payload, 'Message-ID') : undefined;
+      inReplyTo = wanted ?? (parentId ? bracket(parentId) : undefined);
+      const chain = [...(parent ? (header(parent.payload, 'References') ?? '').split(/\s+/).filter(Boolean) : []), ...(parentId ? [bracket(parentId)] : [])];
+      if (wanted && !chain.includes(wanted)) chain.push(wanted);
+      references = chain.length ? chain.join(' ') : undefined;
+      // Gmail keeps a reply in the thread only with the same subject (Re: prefixes aside).
+      subject ??= header(members[0]?.payload, 'Subject');
+    } else if (message.inReplyTo) {
+      inReplyTo = bracket(message.inReplyTo);
+      references = inReplyTo;
+    }
+    if (inReplyTo && subject && !/^\s*re\s*:/i.test(subject)) subject = `Re: ${subject}`;
+
+    const attachments = message.media ? [await fetchAttachment(message.media)] : [];
+    const raw = await new MailComposer({
+      from: mailbox,
+      to,
+      subject: subject ?? '',
+      text,
+      inReplyTo,
+      references,
+      attachments,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    }).compile().build();
+
+    const sent = await this.call(() => client.users.messages.send({ userId: 'me', requestBody: { raw: raw.toString('base64url'), threadId } }, this.callOptions));
+    if (!sent.id) throw new PlatformError(PLATFORM, { kind: 'retryable', message: 'Gmail send response lacks the message id', code: 'bad_response' });
+    return { externalId: sent.id, timestamp: Date.now() };
   }
 
   // ---- errors -------------------------------------------------------------------------------
@@ -478,6 +544,28 @@ function classifyOAuth(status: number, error: string, description: string | unde
 }
 
 const permanent = (message: string, code?: string) => new PlatformError(PLATFORM, { kind: 'permanent', message, code });
+
+/** `<id@host>` whether or not the angle brackets were given. */
+const bracket = (id: string) => `<${id.trim().replace(/^<|>$/g, '')}>`;
+
+/** Fetches media by URL for attaching; a 4xx is permanent, a 5xx or network failure retryable. */
+async function fetchAttachment(media: NonNullable<OutboundMessage['media']>): Promise<{ filename: string; content: Buffer; contentType: string }> {
+  const res = await fetchPlatform(PLATFORM, 'the media URL', media.url, { method: 'GET' }, TIMEOUT_MS);
+  if (!res.ok) {
+    await res.body?.cancel();
+    const cls: ErrorClass = res.status >= 500 || res.status === 429
+      ? { kind: 'retryable', message: `fetching the media URL failed with HTTP ${res.status}`, code: 'media_fetch' }
+      : { kind: 'permanent', message: `fetching the media URL failed with HTTP ${res.status}`, code: 'media_fetch' };
+    throw new PlatformError(PLATFORM, cls);
+  }
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > MAX_ATTACHMENT_BYTES) { await res.body?.cancel(); throw permanent('the attachment exceeds Gmail\'s 25 MB limit', 'media_too_large'); }
+  const content = Buffer.from(await res.arrayBuffer());
+  if (content.length > MAX_ATTACHMENT_BYTES) throw permanent('the attachment exceeds Gmail\'s 25 MB limit', 'media_too_large');
+  const contentType = media.mimeType ?? res.headers.get('content-type')?.split(';')[0]?.trim() ?? 'application/octet-stream';
+  const fromUrl = decodeURIComponent(new URL(media.url).pathname.split('/').pop() ?? '');
+  return { filename: media.name ?? (fromUrl || `attachment.${contentType.split('/')[1] ?? 'bin'}`), content, contentType };
+}
 
 // ---- helpers ------------------------------------------------------------------------------------
 

@@ -6,11 +6,11 @@
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
   choosePage, classifyMetaError, DEFAULT_TIMEOUT_MS, facebookAuthorizationUrl, facebookLogin, GraphClient, mask, pageTokenExpiry,
-  permanent, revokeFacebookLogin, str, type FacebookLoginConfig, type MetaAdapterOptions,
+  permanent, revokeFacebookLogin, sendMetaMessage, str, type FacebookLoginConfig, type MetaAdapterOptions,
 } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
 import { refreshPageToken, subscribePage, token } from './messenger';
-import type { AccountInfo, Capability, ChannelAdapter, ConnectResult, Credentials, ErrorClass, RefreshResult, SyncCursor, SyncPage } from './types';
+import type { AccountInfo, Capability, ChannelAdapter, ConnectResult, Credentials, ErrorClass, OutboundMessage, RefreshResult, SendResult, SyncCursor, SyncPage } from './types';
 
 export const INSTAGRAM_FB_SCOPES = ['instagram_basic', 'instagram_manage_messages', 'pages_manage_metadata', 'pages_show_list', 'pages_read_engagement'] as const;
 export const NOT_LINKED = 'this Instagram account is not a business account linked to a Page';
@@ -101,6 +101,16 @@ export class InstagramAdapter implements ChannelAdapter {
       platform: this.platform, graph: this.graph, graphVersion: this.cfg.graphVersion, token: token(input.credentials, this.platform),
       listNode: pageId, channel: 'instagram', pageMessageBudget: this.budget, businessIds: [igId, pageId],
     }, input.cursor, input.mode);
+  }
+
+  /**
+   * Send API through the linked Page (messenger-instagram.md: `POST /{page-id}/messages` with the
+   * Page token reaches the IG account's customers by IGSID).
+   */
+  async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage }): Promise<SendResult> {
+    const pageId = str(input.credentials.pageId);
+    if (!pageId) throw permanent(this.platform, `no Page is stored for Instagram account ${input.account.id}; connect again`, 'no_page');
+    return sendMetaMessage(this.graph, { path: `${this.cfg.graphVersion}/${pageId}/messages`, token: token(input.credentials, this.platform), message: input.message });
   }
 
   async revoke(credentials: Credentials): Promise<void> {

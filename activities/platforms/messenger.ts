@@ -4,10 +4,10 @@
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
   choosePage, classifyMetaError, DEFAULT_TIMEOUT_MS, expiresAtFrom, facebookAuthorizationUrl, facebookLogin, GraphClient, mask, pageTokenExpiry,
-  PAGE_WEBHOOK_FIELDS, permanent, revokeFacebookLogin, str, subscribeWebhooks, type FacebookLoginConfig, type MetaAdapterOptions,
+  PAGE_WEBHOOK_FIELDS, permanent, revokeFacebookLogin, sendMetaMessage, str, subscribeWebhooks, type FacebookLoginConfig, type MetaAdapterOptions,
 } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
-import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type RefreshResult, type SyncCursor, type SyncPage } from './types';
+import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type OutboundMessage, type RefreshResult, type SendResult, type SyncCursor, type SyncPage } from './types';
 
 export const MESSENGER_SCOPES = ['pages_show_list', 'pages_manage_metadata', 'pages_messaging', 'pages_read_engagement'] as const;
 
@@ -80,6 +80,12 @@ export class MessengerAdapter implements ChannelAdapter {
       platform: this.platform, graph: this.graph, graphVersion: this.cfg.graphVersion, token: token(input.credentials, this.platform),
       listNode: pageId, channel: 'messenger', pageMessageBudget: this.budget, businessIds: [pageId],
     }, input.cursor, input.mode);
+  }
+
+  /** Send API as the Page: `POST /{page-id}/messages` with the Page token. */
+  async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage }): Promise<SendResult> {
+    const pageId = str(input.credentials.pageId) ?? input.account.id;
+    return sendMetaMessage(this.graph, { path: `${this.cfg.graphVersion}/${pageId}/messages`, token: token(input.credentials, this.platform), message: input.message });
   }
 
   async revoke(credentials: Credentials): Promise<void> {

@@ -4,7 +4,7 @@
 // Page-based adapters share (code → user token → long-lived token → granted scopes → Pages).
 // Reference: /work/shared/platforms/messenger-instagram.md and meta-oauth.md.
 import type { Platform } from '../../lib/domain/channel';
-import { PlatformError, type ErrorClass } from './types';
+import { PlatformError, type ErrorClass, type OutboundMessage, type SendResult } from './types';
 
 /** Long enough for a slow Graph page, short enough that a hung socket does not stall a sync. */
 export const DEFAULT_TIMEOUT_MS = 20_000;
@@ -189,7 +189,7 @@ export interface GraphResponse<T> { body: T; headers: Headers; status: number }
 export class GraphClient {
   constructor(readonly platform: Platform, private readonly baseUrl: string, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
 
-  async request<T = Record<string, unknown>>(input: { method?: 'GET' | 'POST' | 'DELETE'; path: string; query?: Query; token?: string; form?: Record<string, string> }): Promise<GraphResponse<T>> {
+  async request<T = Record<string, unknown>>(input: { method?: 'GET' | 'POST' | 'DELETE'; path: string; query?: Query; token?: string; form?: Record<string, string>; json?: unknown }): Promise<GraphResponse<T>> {
     const url = new URL(`${this.baseUrl.replace(/\/$/, '')}/${input.path.replace(/^\//, '')}`);
     for (const [k, v] of Object.entries(input.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -198,6 +198,9 @@ export class GraphClient {
     if (input.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(input.form).toString();
+    } else if (input.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(input.json);
     }
     const secrets = [input.token, ...Object.values(input.query ?? {}).map((v) => (typeof v === 'string' ? v : undefined)), ...Object.values(input.form ?? {})];
     let res: Response;
@@ -405,4 +408,77 @@ export async function revokeFacebookLogin(graph: GraphClient, graphVersion: stri
     if (kind === 'reauth' || kind === 'permanent') return;
     throw err;
   }
+}
+
+// --- Send API (Messenger, Instagram via a Page, Instagram Login) ---------------------------------
+
+/** Send API subcodes of Graph error 10 meaning "outside the allowed window": 2018278 Messenger, 2534022 Instagram. */
+const WINDOW_SUBCODES = new Set([2018278, 2534022]);
+
+/** True for Graph's "sent outside of allowed window" refusal (code 10 with a window subcode, or its message). */
+export function isWindowError(err: unknown): boolean {
+  if (!(err instanceof PlatformError) || err.classification.kind !== 'permanent') return false;
+  if (err.classification.code !== '10') return false;
+  const m = /Graph error 10\/(\d+)/.exec(err.classification.message);
+  return (m !== null && WINDOW_SUBCODES.has(Number(m[1]))) || /outside (?:of )?(?:the )?allowed window/i.test(err.classification.message);
+}
+
+/** The `message` object of one Send API call: text, or one attachment by URL (the platform fetches it). */
+function sendPayloads(platform: Platform, message: OutboundMessage): Record<string, unknown>[] {
+  if (message.template) throw permanent(platform, `message templates are not supported on ${platform} (use humanAgent to reply up to 7 days after the customer's last message)`, 'unsupported');
+  const text = message.text ?? message.media?.caption;
+  const out: Record<string, unknown>[] = [];
+  if (message.media) {
+    if (!/^https?:\/\//i.test(message.media.url)) throw permanent(platform, 'media must be given by an http(s) URL the platform can fetch', 'unsupported');
+    out.push({ attachment: { type: message.media.type, payload: { url: message.media.url } } });
+  }
+  // One Send API call carries text or an attachment, never both: a caption/text goes as a second message.
+  if (text !== undefined && text !== '') out.push({ text });
+  if (!out.length) throw permanent(platform, 'nothing to send: the message has no text and no media', 'unsupported');
+  return out;
+}
+
+/**
+ * `POST {node}/messages` (node: the Page id, or `me` on graph.instagram.com) to the customer's
+ * PSID/IGSID, `messaging_type: RESPONSE`, or `MESSAGE_TAG` + `HUMAN_AGENT` when `humanAgent`; our
+ * message id rides in `metadata` and comes back on the echo webhook. Returns Meta's `message_id`
+ * (the `mid` of the echo and of history). Text with media is two calls (media first; the text's
+ * metadata is `clientRef:text`) and returns the media message's id.
+ * Outside the window (Graph 10 / 2018278 or 2534022) → permanent `window_closed`.
+ */
+export async function sendMetaMessage(graph: GraphClient, input: { path: string; token: string; message: OutboundMessage }): Promise<SendResult> {
+  const { platform } = graph;
+  const { message } = input;
+  const recipient = str(message.to.externalId) ?? str(message.conversationExternalId);
+  if (!recipient) throw permanent(platform, 'the message has no recipient (PSID/IGSID)', 'invalid_recipient');
+  const payloads = sendPayloads(platform, message);
+  let first: SendResult | undefined;
+  for (const [i, payload] of payloads.entries()) {
+    const metadata = i === 0 ? message.clientRef : `${message.clientRef}:text`;
+    let body: { message_id?: string | number; recipient_id?: string | number };
+    try {
+      ({ body } = await graph.request<{ message_id?: string | number; recipient_id?: string | number }>({
+        method: 'POST', path: input.path, token: input.token,
+        json: {
+          recipient: { id: recipient },
+          ...(message.humanAgent ? { messaging_type: 'MESSAGE_TAG', tag: 'HUMAN_AGENT' } : { messaging_type: 'RESPONSE' }),
+          message: { ...payload, metadata },
+        },
+      }));
+    } catch (err) {
+      if (isWindowError(err)) {
+        const e = err as PlatformError;
+        const why = message.humanAgent
+          ? 'more than 7 days have passed since the customer\'s last message (the HUMAN_AGENT tag allows 7 days); the customer must write again'
+          : 'the 24-hour reply window is closed (the customer\'s last message is older than 24 h); send it with the HUMAN_AGENT tag (humanAgent: a human reply up to 7 days after the customer\'s last message) or wait for the customer to write';
+        throw new PlatformError(platform, { kind: 'permanent', message: `${why} [${e.classification.message}]`, code: 'window_closed' }, e.status);
+      }
+      throw err;
+    }
+    const id = str(body.message_id);
+    // Not retryable: the message may well have gone out; a retry could send it twice.
+    if (!id) throw permanent(platform, 'the Send API accepted the message but returned no message_id', 'no_message_id');
+    first ??= { externalId: id, timestamp: Date.now() };
+  }
+  return first!;
 }

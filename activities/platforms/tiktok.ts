@@ -14,7 +14,9 @@ import {
   type NormalizedAttachment,
   type NormalizedConversation,
   type NormalizedMessage,
+  type OutboundMessage,
   type RefreshResult,
+  type SendResult,
   type SyncCursor,
   type SyncPage,
 } from './types';
@@ -28,6 +30,10 @@ const DEFAULT_RETRY_AFTER_MS = 60_000;
 /** Conversations per sync page (the list endpoint allows 1–50). */
 const CONVERSATIONS_PER_PAGE = 20;
 const MESSAGES_PER_REQUEST = 50;
+/** Business Messaging limits reported by integrators (and enforced by the sandbox). */
+const MAX_TEXT_CHARS = 6000;
+const MAX_IMAGE_BYTES = 3 * 1024 * 1024;
+const IMAGE_TYPES = ['image/jpeg', 'image/jpg', 'image/png'];
 
 /** Requested at consent; users may grant a subset, so the required ones are checked after. */
 export const TIKTOK_SCOPES = ['user.info.basic', 'user.info.profile', 'message.list.read', 'message.list.send', 'message.list.manage'];
@@ -251,6 +257,83 @@ export class TikTokAdapter implements ChannelAdapter {
     return [...unique.values()].sort((a, b) => a.timestamp - b.timestamp);
   }
 
+  // ---- send ---------------------------------------------------------------------------------
+
+  /**
+   * POST /business/message/send/ to the conversation (recipient_type CONVERSATION, recipient =
+   * conversation_id). Text and images only (TikTok DMs have no video/audio/file and no templates);
+   * an image is fetched from its URL and uploaded first (media/upload → media_id). Text together
+   * with an image goes out as two DMs (TikTok has no captions): the image, then the text; the
+   * result is the image's message_id. Outside the 48 h window (or past the 10 messages allowed in
+   * it) TikTok answers 40070 → permanent `window_closed`.
+   */
+  async send({ credentials, account, message }: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult> {
+    const businessId = str(credentials.openId) ?? account.id;
+    const conversationId = message.conversationExternalId;
+    if (!conversationId) throw permanent('no TikTok conversation_id to send to', 'invalid_recipient');
+    if (message.template) throw permanent('TikTok Business Messaging has no message templates', 'unsupported');
+    const text = message.media?.caption ?? message.text;
+    if (text !== undefined && [...text].length > MAX_TEXT_CHARS) throw permanent(`TikTok DMs are limited to ${MAX_TEXT_CHARS} characters`, 'text_too_long');
+
+    const sendOne = async (content: Record<string, unknown>): Promise<SendResult> => {
+      const data = await this.sendCall(credentials, { business_id: businessId, recipient_type: 'CONVERSATION', recipient: conversationId, ...content });
+      const id = str((data.message as Json | undefined)?.message_id);
+      if (!id) throw new PlatformError(PLATFORM, { kind: 'retryable', message: 'TikTok send response lacks data.message.message_id', code: 'bad_response' });
+      return { externalId: id, timestamp: Date.now() };
+    };
+
+    if (message.media) {
+      if (message.media.type !== 'image') throw permanent(`TikTok DMs cannot carry ${message.media.type} attachments (images only)`, 'unsupported');
+      const mediaId = await this.uploadImage(credentials, businessId, message.media);
+      const result = await sendOne({ message_type: 'IMAGE', image: { media_id: mediaId } });
+      if (text) await sendOne({ message_type: 'TEXT', text: { body: text } });
+      return result;
+    }
+    if (!text) throw permanent('nothing to send: no text and no media', 'empty_message');
+    return sendOne({ message_type: 'TEXT', text: { body: text } });
+  }
+
+  /** The send call, with the window error turned into `window_closed`. */
+  private async sendCall(credentials: Credentials, body: Json): Promise<Json> {
+    try {
+      return await this.business(credentials, 'POST', '/business/message/send/', body);
+    } catch (err) {
+      if (err instanceof PlatformError && err.classification.code === String(CODES.WINDOW_CLOSED)) {
+        throw new PlatformError(PLATFORM, {
+          kind: 'permanent', code: 'window_closed',
+          message: `TikTok reply window closed (${err.classification.message}); replies are allowed for 48 h after the customer's last message, at most 10 per window, and TikTok has no message templates: the customer must write again`,
+        }, err.status);
+      }
+      throw err;
+    }
+  }
+
+  /** Fetches the image at `url` and uploads it (multipart) for a media_id. */
+  private async uploadImage(credentials: Credentials, businessId: string, media: NonNullable<OutboundMessage['media']>): Promise<string> {
+    const token = str(credentials.accessToken);
+    if (!token) throw reauth('no TikTok access token stored; reconnect the account');
+    const fetched = await fetchPlatform(PLATFORM, 'the media URL', media.url, { method: 'GET' }, TIMEOUT_MS);
+    if (!fetched.ok) {
+      await fetched.body?.cancel();
+      if (fetched.status >= 500 || fetched.status === 429) throw new PlatformError(PLATFORM, { kind: 'retryable', message: `fetching the media URL failed with HTTP ${fetched.status}`, code: 'media_fetch' });
+      throw permanent(`fetching the media URL failed with HTTP ${fetched.status}`, 'media_fetch');
+    }
+    const mimeType = (media.mimeType ?? fetched.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!IMAGE_TYPES.includes(mimeType)) { await fetched.body?.cancel(); throw permanent(`TikTok DMs take JPG or PNG images only, not ${mimeType || 'an unknown type'}`, 'unsupported'); }
+    const bytes = Buffer.from(await fetched.arrayBuffer());
+    if (bytes.length > MAX_IMAGE_BYTES) throw permanent('TikTok DM images are limited to 3 MB', 'media_too_large');
+    const form = new FormData();
+    form.set('business_id', businessId);
+    form.set('media_type', 'IMAGE');
+    form.set('file', new Blob([bytes], { type: mimeType }), media.name ?? (mimeType === 'image/png' ? 'image.png' : 'image.jpg'));
+    const res = await send(`${this.businessBase}/business/message/media/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form });
+    const json = await readJson(res);
+    const code = typeof json?.code === 'number' ? json.code : undefined;
+    const mediaId = str((json?.data as Json | undefined)?.media_id);
+    if (res.ok && code === 0 && mediaId) return mediaId;
+    throw businessError(res, code, str(json?.message));
+  }
+
   // ---- errors -------------------------------------------------------------------------------
 
   classify(err: unknown): ErrorClass {
@@ -289,12 +372,12 @@ export class TikTokAdapter implements ChannelAdapter {
   }
 
   /** A Business Messaging call: Access-Token header, `{code, message, data}` envelope. */
-  private async business(credentials: Credentials, method: 'GET' | 'POST', path: string, params: Record<string, string>): Promise<Json> {
+  private async business(credentials: Credentials, method: 'GET' | 'POST', path: string, params: Json): Promise<Json> {
     const token = str(credentials.accessToken);
     if (!token) throw reauth('no TikTok access token stored; reconnect the account');
     const url = new URL(`${this.businessBase}${path}`);
     const init: RequestInit = { method, headers: { 'Access-Token': token } };
-    if (method === 'GET') for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    if (method === 'GET') for (const [k, v] of Object.entries(params)) url.searchParams.set(k, String(v));
     else init.body = JSON.stringify(params);
     if (method === 'POST') init.headers = { ...init.headers, 'content-type': 'application/json' };
     const res = await send(url.toString(), init);

@@ -14,6 +14,8 @@ import {
   type ConnectResult,
   type Credentials,
   type ErrorClass,
+  type OutboundMessage,
+  type SendResult,
   type SyncCursor,
   type SyncPage,
 } from './types';
@@ -31,6 +33,11 @@ const isPermissionCode = (code: number) => code === 10 || (code >= 200 && code <
 /** When the platform gives no Retry-After: the pair rate is ~1 msg / 6 s, throughput refills per second, BUC/app limits per minutes. */
 const DEFAULT_RETRY_MS: Record<number, number> = { 130429: 1_000, 131056: 6_000 };
 const DEFAULT_LONG_RETRY_MS = 60_000;
+/** Outside the 24 h customer-service window: only an approved template may be sent (131047 re-engagement). */
+const WINDOW_CLOSED_CODE = 131047;
+const WINDOW_CLOSED_HINT = 'outside the 24 h customer-service window: send an approved template instead';
+const MAX_TEXT = 4096;
+const MAX_CAPTION = 1024;
 
 interface PhoneNumberNode {
   id: string;
@@ -108,6 +115,24 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
     return { conversations: [], cursor: input.cursor ?? { source: 'webhooks' }, done: true };
   }
 
+  /**
+   * `POST /{phone-number-id}/messages`: text, media by link (image/video/audio/document) or a
+   * template with body parameters. A 200 only means accepted: delivery, and most refusals (131047
+   * outside the window, 131026 undeliverable), arrive later as `statuses[]` webhooks keyed by the
+   * returned wamid — classify those with whatsappCloudDeliveryFailure().
+   */
+  async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult> {
+    const { credentials, account, message } = input;
+    const accessToken = tokenOf(credentials);
+    const phoneNumberId = String(credentials.phoneNumberId ?? account.id);
+    const to = recipientOf(message);
+    const body = { messaging_product: 'whatsapp', recipient_type: 'individual', to, ...contentOf(message) };
+    const res = await this.graphPost<SendResponse>(accessToken, `/${phoneNumberId}/messages`, body);
+    const wamid = res.messages?.[0]?.id;
+    if (typeof wamid !== 'string' || !wamid) throw new PlatformError(PLATFORM, { kind: 'retryable', message: 'Graph accepted the send but returned no message id' });
+    return { externalId: wamid, timestamp: Date.now() };
+  }
+
   classify(err: unknown): ErrorClass {
     return classifyError(err);
   }
@@ -119,11 +144,24 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
   }
 
   /** GET on the Graph API with the token in the Authorization header (never in the URL, so never in an error). */
-  private async graphGet<T>(accessToken: string, path: string, query: Record<string, string>): Promise<T> {
-    const url = `${this.base}${path}?${new URLSearchParams(query)}`;
+  private graphGet<T>(accessToken: string, path: string, query: Record<string, string>): Promise<T> {
+    return this.graphRequest<T>(accessToken, `${this.base}${path}?${new URLSearchParams(query)}`, { method: 'GET' });
+  }
+
+  /** POST of a JSON body on the Graph API. */
+  private graphPost<T>(accessToken: string, path: string, body: unknown): Promise<T> {
+    return this.graphRequest<T>(accessToken, `${this.base}${path}`, { method: 'POST', body: JSON.stringify(body), contentType: 'application/json' });
+  }
+
+  private async graphRequest<T>(accessToken: string, url: string, init: { method: string; body?: string; contentType?: string }): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(url, {
+        method: init.method,
+        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json', ...(init.contentType ? { 'content-type': init.contentType } : {}) },
+        body: init.body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
       throw new PlatformError(PLATFORM, transportClass(err));
     }
@@ -150,7 +188,10 @@ export function whatsappCloudError(status: number, body: unknown, headers: Heade
   const message = `Graph ${status}${code !== undefined ? ` code ${code}` : ''}${error?.error_subcode !== undefined ? `/${error.error_subcode}` : ''}: ${text}`;
 
   let cls: ErrorClass;
-  if (code !== undefined && RATE_LIMIT_CODES.has(code)) {
+  if (code === WINDOW_CLOSED_CODE) {
+    // Usually asynchronous (a `failed` status), but the API may also refuse it synchronously.
+    cls = { kind: 'permanent', message: `${message} (${WINDOW_CLOSED_HINT})`, code: 'window_closed' };
+  } else if (code !== undefined && RATE_LIMIT_CODES.has(code)) {
     cls = { kind: 'rate_limited', retryAfterMs: retryAfterMs(headers) ?? DEFAULT_RETRY_MS[code] ?? DEFAULT_LONG_RETRY_MS, message, code: codeText };
   } else if (code !== undefined && RETRYABLE_CODES.has(code)) {
     cls = { kind: 'retryable', message, code: codeText };
@@ -190,6 +231,19 @@ function retryAfterMs(headers: Headers): number | undefined {
   return undefined;
 }
 
+/**
+ * A send that was accepted and then failed, as its `statuses[].errors[]` webhook reports it
+ * (`{code, title, message, error_data.details}`): 131047 → permanent `window_closed`, rate limits,
+ * retryable codes and the rest (131026 undeliverable, 131051 unsupported, 132xxx template…) as for
+ * synchronous errors. Retry-After does not exist here, so rate limits get the per-code defaults.
+ */
+export function whatsappCloudDeliveryFailure(error: { code?: number | string; title?: string; message?: string; error_data?: { details?: string } }): ErrorClass {
+  const code = Number(error.code);
+  const body = { error: { code: Number.isFinite(code) ? code : undefined, message: error.message ?? error.title, error_data: error.error_data } };
+  // HTTP 400 stands in for the status an async failure does not have: the code alone decides.
+  return whatsappCloudError(400, body, new Headers()).classification;
+}
+
 function classifyError(err: unknown): ErrorClass {
   if (err instanceof PlatformError) return err.classification;
   return transportClass(err);
@@ -211,6 +265,48 @@ function notFoundAsPermanent(err: unknown, what: string): unknown {
   const cls = err.classification;
   const missing = err.status === 404 || (cls.kind === 'permanent' && cls.code === '100');
   return missing ? new PlatformError(PLATFORM, { kind: 'permanent', message: `${what} (${cls.message})`, code: cls.code }, err.status) : err;
+}
+
+interface SendResponse { messages?: Array<{ id?: string; message_status?: string }>; contacts?: Array<{ input?: string; wa_id?: string }> }
+
+/** The customer's wa_id (digits; `+`, spaces and a `whatsapp:` prefix are tolerated) or a BSUID (`CC.digits`), as is. */
+function recipientOf(message: OutboundMessage): string {
+  const raw = (message.to.externalId || message.to.handle || '').trim().replace(/^whatsapp:/i, '');
+  if (!raw) throw permanent('the message has no recipient');
+  if (/^\+?[\d\s\-().]+$/.test(raw)) {
+    const digits = raw.replace(/\D/g, '');
+    if (digits.length < 8 || digits.length > 15) throw permanent(`invalid recipient "${raw}": not a WhatsApp phone number`);
+    return digits;
+  }
+  return raw;
+}
+
+const MEDIA_KIND = { image: 'image', video: 'video', audio: 'audio', file: 'document' } as const;
+
+/** The type-specific part of a send body; content the Cloud API cannot carry is refused before any call. */
+function contentOf(message: OutboundMessage): Record<string, unknown> {
+  if (message.template) {
+    const { name, language, parameters } = message.template;
+    if (!name || !language) throw permanent('a template needs a name and a language code');
+    const components = parameters && parameters.length > 0
+      ? [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text })) }]
+      : undefined;
+    return { type: 'template', template: { name, language: { code: language }, ...(components ? { components } : {}) } };
+  }
+  if (message.media) {
+    const { type, url, name } = message.media;
+    const kind = MEDIA_KIND[type];
+    if (!kind) throw permanent(`unsupported media type "${String(type)}"`);
+    if (!/^https?:\/\/\S+$/i.test(url)) throw permanent('media must be given by an http(s) URL');
+    const caption = message.media.caption ?? message.text;
+    if (caption && kind === 'audio') throw permanent('WhatsApp audio messages cannot carry a caption or text: send the text as its own message');
+    if (caption && caption.length > MAX_CAPTION) throw permanent(`a WhatsApp media caption is at most ${MAX_CAPTION} characters`);
+    return { type: kind, [kind]: { link: url, ...(caption ? { caption } : {}), ...(kind === 'document' && name ? { filename: name } : {}) } };
+  }
+  const text = message.text ?? '';
+  if (!text.trim()) throw permanent('nothing to send: the message has no text, media or template');
+  if (text.length > MAX_TEXT) throw permanent(`a WhatsApp text is at most ${MAX_TEXT} characters`);
+  return { type: 'text', text: { preview_url: /https?:\/\//i.test(text), body: text } };
 }
 
 function accountOf(phone: PhoneNumberNode): AccountInfo {

@@ -23,6 +23,8 @@ import {
   type NormalizedAttachment,
   type NormalizedConversation,
   type NormalizedMessage,
+  type OutboundMessage,
+  type SendResult,
   type SyncCursor,
   type SyncPage,
 } from './types';
@@ -38,6 +40,11 @@ const MAX_BOOTSTRAP_CALLS = 10;
 const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 const API_KEY_SID = /^SK[0-9a-fA-F]{32}$/;
 const WHATSAPP_ADDRESS = /^whatsapp:\+[1-9]\d{6,14}$/;
+/** Twilio: a free-form message (or a Body template) outside the 24 h window; only a ContentSid template goes through. */
+const WINDOW_CLOSED_CODE = '63016';
+const WINDOW_CLOSED_HINT = 'outside the 24 h WhatsApp customer-service window: send an approved template (Content SID) instead';
+const CONTENT_SID = /^HX[0-9a-fA-F]{32}$/;
+const MAX_BODY = 1600;
 
 type TwilioClient = ReturnType<typeof twilio>;
 type Auth = { accountSid: string; username: string; password: string; method: 'auth_token' | 'api_key'; webhookAuthToken?: string };
@@ -146,6 +153,25 @@ export class WhatsAppTwilioAdapter implements ChannelAdapter {
     return { conversations, cursor: encodeCursor(cur), done: cur.phase === 'idle' };
   }
 
+  /**
+   * Messages create: From = the channel's `whatsapp:` sender, To = the customer, Body / MediaUrl,
+   * or a Content API template (ContentSid + ContentVariables). A 201 only means queued: delivery,
+   * and most refusals (63016 outside the window, 63003 unknown recipient), arrive later as status
+   * callbacks for the returned MessageSid — classify those with twilioDeliveryFailure().
+   */
+  async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult> {
+    const auth = authFromCredentials(input.credentials);
+    const params = createParams(input.account.id, input.message, input.statusCallbackUrl);
+    let created: MessageInstance;
+    try {
+      created = await this.client(auth).api.v2010.accounts(auth.accountSid).messages.create(params);
+    } catch (err) {
+      throw asSendError(err);
+    }
+    // Twilio dates are second-precision: the creation time is what history sync reports for a queued message.
+    return { externalId: created.sid, timestamp: timeOf(created.dateCreated) ?? Date.now() };
+  }
+
   classify(err: unknown): ErrorClass {
     return twilioClass(err);
   }
@@ -230,6 +256,65 @@ function toTwilioMessage(m: MessageInstance, sender: string): TwilioMessage | un
     // Twilio dates are RFC 2822 strings (twilio-node parses them): sent time, else creation time for queued messages.
     timestamp: timeOf(m.dateSent) ?? timeOf(m.dateCreated) ?? 0,
   };
+}
+
+type CreateParams = Parameters<MessagesApi['create']>[0];
+
+function createParams(sender: string, message: OutboundMessage, statusCallbackUrl: string | undefined): CreateParams {
+  const from = normalizeAddress(sender);
+  if (!WHATSAPP_ADDRESS.test(from)) throw permanent(`the channel's sender "${sender}" is not a whatsapp:+E.164 address`);
+  const params: CreateParams = { from, to: recipientOf(message) };
+  if (statusCallbackUrl) params.statusCallback = statusCallbackUrl;
+  if (message.template) {
+    const { name, parameters } = message.template;
+    // Twilio's Content API: the template is a Content SID (HX…), already per language.
+    if (!CONTENT_SID.test(name)) throw permanent(`a Twilio WhatsApp template is a Content SID (HX followed by 32 hex characters), got "${name}"`);
+    params.contentSid = name;
+    if (parameters && parameters.length > 0) params.contentVariables = JSON.stringify(Object.fromEntries(parameters.map((v, i) => [String(i + 1), v])));
+    return params;
+  }
+  const body = message.media ? (message.media.caption ?? message.text ?? '') : (message.text ?? '');
+  if (message.media) {
+    if (!/^https?:\/\/\S+$/i.test(message.media.url)) throw permanent('media must be given by an http(s) URL');
+    params.mediaUrl = [message.media.url];
+  } else if (!body.trim()) {
+    throw permanent('nothing to send: the message has no text, media or template');
+  }
+  if (body.length > MAX_BODY) throw permanent(`a WhatsApp message body is at most ${MAX_BODY} characters`);
+  if (body) params.body = body;
+  return params;
+}
+
+/** The customer as Twilio addresses them: `whatsapp:+E164` (a bare number gets the prefix and the +). */
+function recipientOf(message: OutboundMessage): string {
+  const raw = (message.to.externalId || message.to.handle || '').trim();
+  if (!raw) throw permanent('the message has no recipient');
+  const prefixed = /^\+?\d/.test(raw) ? `whatsapp:${raw}` : raw;
+  const address = normalizeAddress(prefixed).replace(/^whatsapp:(?=\d)/, 'whatsapp:+');
+  if (!address.startsWith('whatsapp:')) throw permanent(`invalid recipient "${raw}": not a WhatsApp address`);
+  return address; // its number is checked by Twilio (21211)
+}
+
+/** A synchronous 63016 names what to do about it; everything else is classified by the transport. */
+function asSendError(err: unknown): unknown {
+  const cls = twilioClass(err);
+  if (cls.code !== WINDOW_CLOSED_CODE) return err instanceof PlatformError ? err : new PlatformError(PLATFORM, cls);
+  return new PlatformError(PLATFORM, { kind: 'permanent', message: `${cls.message} (${WINDOW_CLOSED_HINT})`, code: 'window_closed' }, err instanceof PlatformError ? err.status : undefined);
+}
+
+/**
+ * A message that was queued and then failed, as its status callback reports it (`ErrorCode`,
+ * `ErrorMessage`): 63016 → permanent `window_closed`; 63018 (channel rate limit) → rate_limited;
+ * 30001/30008 (queue overflow, unknown) → retryable; the rest (63003 unknown recipient, 63024,
+ * 63028 template parameters, 30003/30005/30006…) → permanent.
+ */
+export function twilioDeliveryFailure(errorCode: string | number, errorMessage?: string): ErrorClass {
+  const code = String(errorCode);
+  const message = `Twilio delivery failed with error ${code}${errorMessage ? `: ${errorMessage}` : ''}`;
+  if (code === WINDOW_CLOSED_CODE) return { kind: 'permanent', message: `${message} (${WINDOW_CLOSED_HINT})`, code: 'window_closed' };
+  if (code === '63018') return { kind: 'rate_limited', retryAfterMs: 1_000, message, code };
+  if (code === '30001' || code === '30008') return { kind: 'retryable', message, code };
+  return { kind: 'permanent', message, code };
 }
 
 function authFromInput(input: Record<string, unknown>): Auth {

@@ -294,6 +294,149 @@ describe('email adapter (IMAP/SMTP via GreenMail)', () => {
     assert.deepEqual(next.conversations.flatMap((x) => x.messages.map((m) => m.externalId)), [written.json.messageId]);
   });
 
+  // ---- send ---------------------------------------------------------------------------------
+
+  /** A scripted SMTP server on a local socket: `reply(command)` answers MAIL/RCPT/DATA. */
+  async function fakeSmtp(reply: (command: string) => string | undefined) {
+    const server: Server = createServer((sock) => {
+      sock.on('error', () => {});
+      sock.write('220 fake.local ESMTP\r\n');
+      let data = false;
+      let buf = '';
+      sock.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\r\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (data) { if (line === '.') { data = false; sock.write('250 2.0.0 queued\r\n'); } continue; }
+          const cmd = line.split(' ')[0]!.toUpperCase();
+          if (cmd === 'EHLO' || cmd === 'HELO') sock.write('250-fake.local\r\n250 AUTH PLAIN LOGIN\r\n');
+          else if (cmd === 'AUTH') sock.write('235 2.7.0 ok\r\n');
+          else if (cmd === 'QUIT') sock.end('221 bye\r\n');
+          else {
+            const custom = reply(line);
+            if (custom) sock.write(`${custom}\r\n`);
+            else if (cmd === 'DATA') { data = true; sock.write('354 go ahead\r\n'); } else sock.write('250 2.1.0 ok\r\n');
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  test('send: a reply goes out over SMTP with our Message-ID, threading headers and Re: subject; copy appended to Sent; sync sees it outbound in the thread', async () => {
+    const conv = [...byId.values()].find((c) => /customers\.example$/.test(c.participant.externalId))!;
+    const parent = [...conv.messages].sort((a, b) => a.timestamp - b.timestamp).at(-1)!;
+    const since = Date.now();
+    const result = await adapter.send({ credentials, account, message: {
+      clientRef: 'e-1', to: { externalId: conv.participant.externalId }, conversationExternalId: conv.externalId,
+      subject: conv.subject, inReplyTo: parent.externalId, text: 'Your order ships today — ümlauts included.',
+    } });
+    assert.match(result.externalId, /^<[^<>]+@shop\.example>$/);
+    assert.ok(result.timestamp >= since - 1000 && result.timestamp <= Date.now());
+
+    // The copy in Sent: same Message-ID, threading headers, Re: subject, \Seen.
+    const copy = await withMailbox(async (c) => {
+      await c.mailboxOpen(world.imap.sentFolder, { readOnly: true });
+      const all = await c.fetchAll('1:*', { envelope: true, flags: true, source: true });
+      return all.find((m) => m.envelope!.messageId === result.externalId);
+    });
+    assert.ok(copy, 'appended to Sent');
+    assert.ok(copy.flags!.has('\\Seen'));
+    assert.equal(copy.envelope!.subject, `Re: ${conv.subject}`);
+    assert.equal(copy.envelope!.inReplyTo, parent.externalId);
+    assert.match(copy.source!.toString('utf8'), new RegExp(`References: ${conv.externalId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.deepEqual(copy.envelope!.to!.map((a) => a.address), [conv.participant.externalId]);
+    assert.deepEqual(copy.envelope!.from!.map((a) => a.address), [support().address]);
+
+    // Delivered over SMTP: GreenMail created the customer's mailbox (login = password = address).
+    const customer = conv.participant.externalId;
+    const inbox = new ImapFlow({ host: world.host, port: world.imap.port, secure: false, auth: { user: customer, pass: customer }, logger: false, disableAutoIdle: true });
+    await inbox.connect();
+    try {
+      await inbox.mailboxOpen('INBOX', { readOnly: true });
+      const got = (await inbox.fetchAll('1:*', { envelope: true })).map((m) => m.envelope!.messageId);
+      assert.ok(got.includes(result.externalId), 'the customer received it');
+    } finally {
+      await inbox.logout();
+    }
+
+    // Sync: outbound, same Message-ID, in the same conversation (root Message-ID).
+    let c: SyncCursor = cursor;
+    let found;
+    for (let i = 0; i < 10 && !found; i++) {
+      const page = await adapter.fetchPage({ credentials, account, cursor: c, mode: 'incremental' });
+      c = page.cursor;
+      const hit = page.conversations.find((x) => x.messages.some((m) => m.externalId === result.externalId));
+      if (hit) found = { conv: hit.externalId, msg: hit.messages.find((m) => m.externalId === result.externalId)! };
+      if (page.done) break;
+    }
+    assert.ok(found, 'sync returned the sent message');
+    assert.equal(found.conv, conv.externalId);
+    assert.equal(found.msg.direction, 'outbound');
+    assert.equal(found.msg.text?.trim(), 'Your order ships today — ümlauts included.');
+    cursor = c;
+  });
+
+  test('send: media by URL is fetched and attached; a missing file is permanent; no templates', async () => {
+    const pdf = Buffer.from('%PDF-1.4\n% tiny\n');
+    const http = await import('node:http');
+    const files = http.createServer((req, res) => {
+      if (req.url === '/files/invoice.pdf') res.writeHead(200, { 'content-type': 'application/pdf' }).end(pdf);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+    try {
+      const result = await adapter.send({ credentials, account, message: {
+        clientRef: 'e-2', to: { externalId: 'dave@customers.example' }, conversationExternalId: '', subject: 'Your invoice', media: { type: 'file', url: `${base}/files/invoice.pdf`, caption: 'Invoice attached' },
+      } });
+      const page = await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' });
+      const msg = page.conversations.flatMap((x) => x.messages).find((m) => m.externalId === result.externalId)!;
+      assert.equal(msg.direction, 'outbound');
+      assert.equal(msg.attachments?.[0]?.name, 'invoice.pdf');
+      assert.equal(msg.attachments?.[0]?.mimeType, 'application/pdf');
+      assert.equal(page.conversations.find((x) => x.messages.includes(msg))!.externalId, result.externalId, 'a new mail starts its own conversation');
+      cursor = page.cursor;
+
+      await assert.rejects(adapter.send({ credentials, account, message: { clientRef: 'e-3', to: { externalId: 'dave@customers.example' }, conversationExternalId: '', media: { type: 'file', url: `${base}/files/missing.pdf` } } }), expectError('permanent'));
+      await assert.rejects(adapter.send({ credentials, account, message: { clientRef: 'e-4', to: { externalId: 'dave@customers.example' }, conversationExternalId: '', template: { name: 't', language: 'en' } } }), expectError('permanent'));
+    } finally {
+      await new Promise<void>((resolve) => files.close(() => resolve()));
+    }
+  });
+
+  test('send: invalid recipient → permanent; wrong SMTP password → reauth; refused → retryable', async () => {
+    const msg = { clientRef: 'e-5', to: { externalId: 'not-an-address' }, conversationExternalId: '', subject: 'x', text: 'x' };
+    await assert.rejects(adapter.send({ credentials, account, message: msg }), (err: unknown) => err instanceof PlatformError && err.classification.kind === 'permanent' && err.classification.code === 'invalid_recipient');
+    const ok = { ...msg, to: { externalId: 'erin@customers.example' } };
+    await assert.rejects(adapter.send({ credentials: { ...credentials, smtpPassword: 'wrong-secret-pw' }, account, message: ok }), expectError('reauth', /SMTP/, 'wrong-secret-pw'));
+    const closed = await freePort();
+    await assert.rejects(adapter.send({ credentials: { ...credentials, smtpPort: closed }, account, message: ok }), expectError('retryable', /SMTP/));
+  });
+
+  test('send: SMTP 421 rate limit → rate_limited, 451 → retryable, 550 on RCPT → permanent', async () => {
+    const ok = { clientRef: 'e-6', to: { externalId: 'erin@customers.example' }, conversationExternalId: '', subject: 'x', text: 'x' };
+    const cases: Array<[string, string, string]> = [
+      ['MAIL', '421 4.7.0 Too many messages, rate limit exceeded, try again later', 'rate_limited'],
+      ['MAIL', '451 4.3.0 Local error in processing', 'retryable'],
+      ['RCPT', '550 5.1.1 No such user here', 'permanent'],
+    ];
+    for (const [on, answer, kind] of cases) {
+      const fake = await fakeSmtp((line) => (line.toUpperCase().startsWith(on) ? answer : undefined));
+      try {
+        const err = await adapter.send({ credentials: { ...credentials, smtpPort: fake.port, smtpHost: '127.0.0.1' }, account, message: ok }).then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof PlatformError, `${answer}: PlatformError expected, got ${String(err)}`);
+        assert.equal(err.classification.kind, kind, answer);
+        if (err.classification.kind === 'rate_limited') assert.ok(err.classification.retryAfterMs > 0);
+      } finally {
+        await fake.close();
+      }
+    }
+  });
+
   test('classify(): auth → reauth, network and 4xx → retryable, throttling → rate_limited with the server hint, others permanent', () => {
     const err = (props: Record<string, unknown>, message = 'x') => Object.assign(new Error(message), props);
     assert.equal(adapter.classify(err({ authenticationFailed: true, serverResponseCode: 'AUTHENTICATIONFAILED' })).kind, 'reauth');

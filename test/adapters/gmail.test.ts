@@ -2,6 +2,8 @@
 // exchange, mailbox discovery, thread backfill carrying the starting historyId, history.list
 // incremental sync (and the 404 resync), refresh, revocation and injected faults.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { GmailAdapter } from '../../activities/platforms/gmail';
 import { PlatformError, type AccountInfo, type Credentials, type NormalizedConversation, type SyncCursor } from '../../activities/platforms/types';
@@ -237,6 +239,101 @@ describe('gmail adapter', () => {
     assert.equal((await adapter.check(credentials, account)).id, MAILBOX);
   });
 
+  // ---- send ---------------------------------------------------------------------------------
+
+  /** A seeded customer thread: its id, customer address and last message. */
+  const customerThread = (customer: string) => {
+    const msgs = [...mailbox().messages.values()].filter((m) => (headerOf(m.raw, 'From') ?? '').includes(customer));
+    const threadId = msgs.at(-1)!.threadId;
+    return { threadId, last: mailbox().threadMessages(threadId).at(-1)! };
+  };
+
+  test('send: a reply lands in the thread with From, To, Re: subject, In-Reply-To/References; externalId is the Gmail id', async () => {
+    const { threadId, last } = customerThread('customer5@example.com');
+    const parentId = headerOf(last.raw, 'Message-ID')!;
+    const parentSubject = headerOf(mailbox().threadMessages(threadId)[0]!.raw, 'Subject')!.replace(/^(re:\s*)+/i, '');
+    const since = Date.now();
+    const result = await adapter.send({ credentials, account, message: {
+      clientRef: 'g-1', to: { externalId: 'customer5@example.com' }, conversationExternalId: threadId, text: 'Thanks — your order ships today. Ünïcode ok.', inReplyTo: parentId,
+    } });
+    const stored = mailbox().messages.get(result.externalId)!;
+    assert.ok(stored, 'the returned id is the stored Gmail message id');
+    assert.equal(stored.threadId, threadId, 'landed in the conversation thread');
+    assert.ok(stored.labelIds.includes('SENT'));
+    assert.ok(result.timestamp >= since);
+    assert.match(headerOf(stored.raw, 'From')!, new RegExp(MAILBOX));
+    assert.match(headerOf(stored.raw, 'To')!, /customer5@example\.com/);
+    assert.equal(headerOf(stored.raw, 'Subject'), `Re: ${parentSubject}`);
+    assert.equal(headerOf(stored.raw, 'In-Reply-To'), parentId);
+    assert.ok(headerOf(stored.raw, 'References')!.split(/\s+/).includes(parentId));
+    // The next incremental sync reports it as outbound with the same id and text.
+    const page = await adapter.fetchPage({ credentials, account, cursor, mode: 'incremental' });
+    const synced = page.conversations.find((c) => c.externalId === threadId)?.messages.find((m) => m.externalId === result.externalId);
+    assert.equal(synced?.direction, 'outbound');
+    assert.equal(synced?.text?.trim(), 'Thanks — your order ships today. Ünïcode ok.');
+    cursor = page.cursor;
+  });
+
+  test('send: media by URL is fetched and attached; a missing file is permanent', async () => {
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+    const server = createServer((req, res) => {
+      if (req.url === '/files/receipt.png') res.writeHead(200, { 'content-type': 'image/png' }).end(png);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { threadId } = customerThread('customer6@example.com');
+      const result = await adapter.send({ credentials, account, message: {
+        clientRef: 'g-2', to: { externalId: 'customer6@example.com' }, conversationExternalId: threadId, media: { type: 'image', url: `${base}/files/receipt.png`, caption: 'Your receipt' },
+      } });
+      const stored = mailbox().messages.get(result.externalId)!;
+      assert.equal(stored.threadId, threadId);
+      const rendered = mailbox().render(stored, 'full') as { payload: { parts?: { filename?: string; mimeType?: string }[] } };
+      const att = rendered.payload.parts?.find((p) => p.filename);
+      assert.equal(att?.filename, 'receipt.png');
+      assert.equal(att?.mimeType, 'image/png');
+
+      const missing = await failure(adapter, () => adapter.send({ credentials, account, message: {
+        clientRef: 'g-3', to: { externalId: 'customer6@example.com' }, conversationExternalId: threadId, media: { type: 'file', url: `${base}/files/nope.pdf` },
+      } }));
+      assert.equal(missing.kind, 'permanent');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('send: a new message without a thread; invalid recipient and unknown thread are permanent', async () => {
+    const result = await adapter.send({ credentials, account, message: { clientRef: 'g-4', to: { externalId: 'fresh@example.com' }, conversationExternalId: '', subject: 'Welcome', text: 'Hello!' } });
+    const stored = mailbox().messages.get(result.externalId)!;
+    assert.equal(headerOf(stored.raw, 'Subject'), 'Welcome');
+
+    const bad = await failure(adapter, () => adapter.send({ credentials, account, message: { clientRef: 'g-5', to: { externalId: 'not-an-address' }, conversationExternalId: '', text: 'x' } }));
+    assert.equal(bad.kind, 'permanent');
+    assert.equal(bad.code, 'invalid_recipient');
+    const gone = await failure(adapter, () => adapter.send({ credentials, account, message: { clientRef: 'g-6', to: { externalId: 'fresh@example.com' }, conversationExternalId: 'ffffffffffff', text: 'x' } }));
+    assert.equal(gone.kind, 'permanent');
+  });
+
+  test('send: injected 5xx is retryable, 429 rate_limited with Retry-After', async () => {
+    const msg = { clientRef: 'g-7', to: { externalId: 'fresh@example.com' }, conversationExternalId: '', subject: 'Hi', text: 'x' };
+    await sb.admin('POST', '/faults', { platform: 'google', endpoint: 'messages.send', errorRate: 1, errorStatus: 503, remaining: 1 });
+    assert.equal((await failure(adapter, () => adapter.send({ credentials, account, message: msg }))).kind, 'retryable');
+    await sb.admin('POST', '/faults', { platform: 'google', endpoint: 'messages.send', rateLimitRate: 1, retryAfterSeconds: 11, remaining: 1 });
+    const limited = await failure(adapter, () => adapter.send({ credentials, account, message: msg }));
+    assert.equal(limited.kind, 'rate_limited');
+    assert.equal(limited.kind === 'rate_limited' && limited.retryAfterMs, 11_000);
+  });
+
+  test('send: a revoked grant is reauth', async () => {
+    const q = await consent({ sandbox_decision: 'approve' });
+    const fresh = await adapter.exchangeCode({ code: q.get('code')!, redirectUri: REDIRECT });
+    await sb.admin('POST', '/tokens/revoke', { token: fresh.credentials.accessToken });
+    await sb.admin('POST', '/tokens/revoke', { token: fresh.credentials.refreshToken });
+    const cls = await failure(adapter, () => adapter.send({ credentials: fresh.credentials, account: fresh.account, message: { clientRef: 'g-8', to: { externalId: 'fresh@example.com' }, conversationExternalId: '', subject: 'Hi', text: 'x' } }));
+    assert.equal(cls.kind, 'reauth');
+  });
+
   test('a revoked access token is refreshed by the client; a revoked grant is reauth', async () => {
     await sb.admin('POST', '/tokens/revoke', { token: credentials.accessToken });
     assert.equal((await adapter.check(credentials, account)).id, MAILBOX, 'the client refreshed on 401');
@@ -258,3 +355,10 @@ describe('gmail adapter', () => {
     assert.equal((await failure(adapter, () => adapter.check(fresh.credentials, fresh.account))).kind, 'reauth');
   });
 });
+
+/** A header of a raw RFC 2822 message (unfolded). */
+function headerOf(raw: string, name: string): string | undefined {
+  const head = raw.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+  const line = head.split(/\r?\n/).find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+  return line?.slice(name.length + 1).trim();
+}

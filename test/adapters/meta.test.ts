@@ -10,7 +10,7 @@ import { InstagramAdapter, NOT_LINKED } from '../../activities/platforms/instagr
 import { InstagramLoginAdapter } from '../../activities/platforms/instagram-login';
 import { classifyGraphError, INSTAGRAM_WEBHOOK_FIELDS, isInstagramHorizonError, PAGE_WEBHOOK_FIELDS, parseJsonLossless, redact } from '../../activities/platforms/meta';
 import { MessengerAdapter } from '../../activities/platforms/messenger';
-import { PlatformError, type AccountInfo, type ChannelAdapter, type ConnectResult, type Credentials, type NormalizedConversation, type SyncCursor } from '../../activities/platforms/types';
+import { PlatformError, type AccountInfo, type ChannelAdapter, type ConnectResult, type Credentials, type NormalizedConversation, type OutboundMessage, type SyncCursor } from '../../activities/platforms/types';
 import { platformConfig } from '../../lib/platform-config';
 import { useSandbox, webhookReceiver } from '../helpers/sandbox';
 
@@ -242,6 +242,130 @@ function assertNoSecrets(err: PlatformError, secrets: (string | number | boolean
   for (const s of secrets) if (typeof s === 'string' && s.length > 8) assert.ok(!err.message.includes(s), 'no secret in the error message');
 }
 
+interface SentRequest { recipient: { id: string }; messaging_type: string; tag?: string; message: { text?: string; metadata?: string; attachment?: { type: string; payload: { url: string } } } }
+
+/** The Send API calls the sandbox received since `since` (sequence number), bodies parsed. */
+async function sendRequests(sb: Sbx, since: number) {
+  const { json } = await sb.admin('GET', `/requests?platform=meta&endpoint=send&since=${since}`);
+  return (json.data as { seq: number; path: string; status: number; headers: Record<string, string>; body: string }[])
+    .filter((r) => r.seq > since).map((r) => ({ ...r, parsed: JSON.parse(r.body) as SentRequest }));
+}
+
+async function lastSeq(sb: Sbx): Promise<number> {
+  const { json } = await sb.admin('GET', '/requests?platform=meta');
+  return Math.max(0, ...(json.data as { seq: number }[]).map((r) => r.seq));
+}
+
+/**
+ * Send against the sandbox: text (request shape, echo webhook with our metadata and the same mid),
+ * media by URL, media with a caption (two calls), HUMAN_AGENT, an invalid recipient, injected 5xx
+ * and rate limits, a revoked token, and the reply windows (24 h, then 7 days with HUMAN_AGENT).
+ * Runs last in its suite: it moves the sandbox clock.
+ */
+async function checkSend(sb: Sbx, adapter: ChannelAdapter, accountId: string, expect: { path: RegExp; bucCode: string; windowSubcode: number }) {
+  // A fresh connection: earlier tests may have removed the app (revoke()) for the suite's one.
+  const conn = await connect(adapter);
+  const send = (message: Partial<OutboundMessage> & { to: { externalId: string } }, credentials = conn.credentials) =>
+    adapter.send!({ credentials, account: conn.account, message: { clientRef: `msg_${Math.random().toString(36).slice(2)}`, conversationExternalId: message.to.externalId, ...message } });
+  const wrote = await sb.admin('POST', '/customers/meta/messages', { accountId, text: 'Do you ship to Lisbon?' });
+  assert.equal(wrote.status, 201, JSON.stringify(wrote.json));
+  const customer = String(wrote.json.customerId);
+  await new Promise((r) => setTimeout(r, 100)); // let the customer's own webhook go out before listening
+  const receiver = await webhookReceiver();
+  await sb.admin('PUT', '/webhooks/targets/meta', { url: receiver.url });
+  try {
+    // Text: the request, the returned id, and the echo that comes back with our clientRef.
+    let since = await lastSeq(sb);
+    const before = Date.now();
+    const text = await send({ clientRef: 'msg_text_1', to: { externalId: customer }, text: 'Yes, we ship to Lisbon.' });
+    assert.match(text.externalId, /\S/);
+    assert.ok(text.timestamp >= before && text.timestamp <= Date.now());
+    const [req] = await sendRequests(sb, since);
+    assert.match(req!.path, expect.path);
+    assert.equal(req!.status, 200);
+    assert.match(req!.headers['authorization'] ?? '', /^Bearer /);
+    assert.deepEqual(req!.parsed, { recipient: { id: customer }, messaging_type: 'RESPONSE', message: { text: 'Yes, we ship to Lisbon.', metadata: 'msg_text_1' } });
+    const deadline = Date.now() + 5000;
+    type Echo = { message: { mid: string; is_echo?: boolean; metadata?: string; text?: string } };
+    let echo: Echo | undefined;
+    while (!echo && Date.now() < deadline) {
+      echo = receiver.received.flatMap((w) => (JSON.parse(w.body) as { entry: { messaging: Echo[] }[] }).entry.flatMap((e) => e.messaging))
+        .find((m) => m.message?.is_echo && m.message.metadata === 'msg_text_1');
+      if (!echo) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(echo, 'the echo webhook carries our clientRef as metadata');
+    assert.equal(echo.message.mid, text.externalId, 'the returned id is the mid of the echo');
+    assert.equal(echo.message.text, 'Yes, we ship to Lisbon.');
+
+    // Media by URL.
+    since = await lastSeq(sb);
+    const image = await send({ clientRef: 'msg_img_1', to: { externalId: customer }, media: { type: 'image', url: 'https://cdn.example.com/p/shoe.png' } });
+    const [imgReq] = await sendRequests(sb, since);
+    assert.deepEqual(imgReq!.parsed.message, { attachment: { type: 'image', payload: { url: 'https://cdn.example.com/p/shoe.png' } }, metadata: 'msg_img_1' });
+    assert.notEqual(image.externalId, text.externalId);
+    // A file with a caption: two calls (one attachment, then the text), the media's id returned.
+    since = await lastSeq(sb);
+    const doc = await send({ clientRef: 'msg_doc_1', to: { externalId: customer }, media: { type: 'file', url: 'https://cdn.example.com/invoice.pdf', caption: 'Your invoice' } });
+    const docReqs = await sendRequests(sb, since);
+    assert.deepEqual(docReqs.map((r) => r.parsed.message), [
+      { attachment: { type: 'file', payload: { url: 'https://cdn.example.com/invoice.pdf' } }, metadata: 'msg_doc_1' },
+      { text: 'Your invoice', metadata: 'msg_doc_1:text' },
+    ]);
+    assert.match(doc.externalId, /\S/);
+    await rejects(send({ to: { externalId: customer } }), 'permanent', /nothing to send/);
+    await rejects(send({ to: { externalId: customer }, template: { name: 'x', language: 'en' } }), 'permanent', /templates are not supported/);
+
+    // HUMAN_AGENT tag.
+    since = await lastSeq(sb);
+    await send({ to: { externalId: customer }, text: 'Agent here.', humanAgent: true });
+    const [tagged] = await sendRequests(sb, since);
+    assert.equal(tagged!.parsed.messaging_type, 'MESSAGE_TAG');
+    assert.equal(tagged!.parsed.tag, 'HUMAN_AGENT');
+
+    // An unknown recipient → permanent (Graph 100).
+    const nobody = await rejects(send({ to: { externalId: '9999999999999999' }, text: 'hi' }), 'permanent', /No matching user/);
+    assert.equal(nobody.classification.code, '100');
+
+    // Injected 5xx / 1200 → retryable; rate limit → rate_limited with the BUC wait (1 min beats Retry-After 7 s).
+    await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'send', errorRate: 1, errorStatus: 503, remaining: 1 });
+    assert.equal((await rejects(send({ to: { externalId: customer }, text: 'x' }), 'retryable')).classification.code, '2');
+    await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'send', errorRate: 1, errorStatus: 400, remaining: 1 });
+    assert.equal((await rejects(send({ to: { externalId: customer }, text: 'x' }), 'retryable')).classification.code, '1200');
+    await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'send', rateLimitRate: 1, retryAfterSeconds: 7, remaining: 1 });
+    const limited = await rejects(send({ to: { externalId: customer }, text: 'x' }), 'rate_limited');
+    assert.equal(limited.classification.code, expect.bucCode);
+    assert.equal(limited.classification.kind === 'rate_limited' && limited.classification.retryAfterMs, 60_000);
+    await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'send', errorRate: 1, errorStatus: 429, remaining: 1 });
+    const http429 = await rejects(send({ to: { externalId: customer }, text: 'x' }), 'rate_limited');
+    assert.ok(http429.classification.kind === 'rate_limited' && http429.classification.retryAfterMs >= 60_000);
+
+    // A revoked token → reauth, and the token is nowhere in the error.
+    const victim = await connect(adapter);
+    await sb.admin('POST', '/tokens/revoke', { token: victim.credentials.accessToken });
+    const dead = await rejects(send({ to: { externalId: customer }, text: 'x' }, victim.credentials), 'reauth');
+    assert.equal(dead.classification.code, '190');
+    assertNoSecrets(dead, Object.values(victim.credentials));
+
+    // 25 h later: the standard window is closed → window_closed naming the HUMAN_AGENT tag; the tag still works.
+    await sb.admin('POST', '/clock', { advanceSeconds: 25 * 3600 });
+    const closed = await rejects(send({ to: { externalId: customer }, text: 'Still there?' }), 'permanent', /24-hour reply window.*HUMAN_AGENT.*7 days/);
+    assert.equal(closed.classification.code, 'window_closed');
+    assert.match(closed.message, new RegExp(`Graph error 10/${expect.windowSubcode}`));
+    assertNoSecrets(closed, Object.values(conn.credentials));
+    assert.match((await send({ to: { externalId: customer }, text: 'A human here.', humanAgent: true })).externalId, /\S/);
+    // Past 7 days even the tag is refused.
+    await sb.admin('POST', '/clock', { advanceSeconds: 7 * 86_400 });
+    const late = await rejects(send({ to: { externalId: customer }, text: 'Hello?', humanAgent: true }), 'permanent', /7 days/);
+    assert.equal(late.classification.code, 'window_closed');
+    // The customer writes again: the window reopens.
+    await sb.admin('POST', '/customers/meta/messages', { accountId, customerId: customer, text: 'back' });
+    await send({ to: { externalId: customer }, text: 'Welcome back.' });
+  } finally {
+    await sb.admin('PUT', '/webhooks/targets/meta', { url: null });
+    await receiver.close();
+  }
+}
+
 describe('meta adapters: shared Graph error handling', () => {
   test('classification table', () => {
     const headers = new Headers({ 'retry-after': '5', 'x-business-use-case-usage': JSON.stringify({ 123: [{ type: 'messenger', call_count: 100, estimated_time_to_regain_access: 3 }] }) });
@@ -428,6 +552,10 @@ describe('messenger adapter', () => {
   test('connect: subscription outages and rate limits fail the connect, classified', async () => {
     await checkSubscribeFaults(sb, adapter);
   });
+
+  test('send: text/media/HUMAN_AGENT to POST /{page-id}/messages; window, faults, token, recipient errors classified', async () => {
+    await checkSend(sb, adapter, PAGE, { path: new RegExp(`/graph\\.facebook\\.com/v\\d+\\.0/${PAGE}/messages$`), bucCode: '80006', windowSubcode: 2018278 });
+  });
 });
 
 describe('instagram adapter (Facebook Login, Page-linked)', () => {
@@ -527,6 +655,10 @@ describe('instagram adapter (Facebook Login, Page-linked)', () => {
       await proxy.close();
     }
     await checkSubscribeFaults(sb, adapter);
+  });
+
+  test('send: through the linked Page (POST /{page-id}/messages, IGSID); window, faults, token, recipient errors classified', async () => {
+    await checkSend(sb, adapter, LINKED_IG, { path: new RegExp(`/graph\\.facebook\\.com/v\\d+\\.0/${LINKED_PAGE}/messages$`), bucCode: '80006', windowSubcode: 2534022 });
   });
 });
 
@@ -655,5 +787,9 @@ describe('instagram_login adapter (Instagram Login)', () => {
       await proxy.close();
     }
     await checkSubscribeFaults(sb, adapter);
+  });
+
+  test('send: graph.instagram.com/me/messages; window, faults, token, recipient errors classified', async () => {
+    await checkSend(sb, adapter, LOGIN_IG, { path: /\/graph\.instagram\.com\/v\d+\.0\/me\/messages$/, bucCode: '80002', windowSubcode: 2534022 });
   });
 });

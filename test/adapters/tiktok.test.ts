@@ -7,7 +7,7 @@ import { TikTokAdapter } from '../../activities/platforms/tiktok';
 import { PlatformError, type AccountInfo, type Credentials, type SyncCursor, type SyncPage } from '../../activities/platforms/types';
 import { platformConfig } from '../../lib/platform-config';
 import type { TikTokPlatform } from '../../sandbox/platforms/tiktok';
-import { useSandbox } from '../helpers/sandbox';
+import { useSandbox, webhookReceiver } from '../helpers/sandbox';
 
 const REDIRECT = 'http://localhost:3000/v1/oauth/callback';
 const CONVERSATIONS = 23; // more than one page of 20
@@ -210,6 +210,104 @@ describe('tiktok adapter', () => {
     assert.equal(bad.code, '40002');
     // Still works after the faults.
     assert.equal((await adapter.check(credentials, account)).id, account.id);
+  });
+
+  // ---- send ---------------------------------------------------------------------------------
+
+  /** A conversation of the connected account, its window open (the seeded user wrote last). */
+  const openConversation = (i: number) => [...world.conversations.values()].filter((c) => c.businessId === account.id)[i]!;
+  const outbound = (conversationId: string, clientRef: string, extra: Record<string, unknown> = {}) =>
+    ({ clientRef, to: { externalId: world.conversations.get(conversationId)!.userId }, conversationExternalId: conversationId, ...extra });
+
+  test('send: a text reaches the conversation; externalId is the message_id TikTok stores and echoes', async () => {
+    const conv = openConversation(1);
+    const hooks = await webhookReceiver();
+    await sb.admin('PUT', '/webhooks/targets/tiktok', { url: hooks.url });
+    try {
+      const since = Date.now();
+      const result = await adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-1', { text: 'Hello from support' }) });
+      const stored = conv.messages.at(-1)!;
+      assert.equal(result.externalId, stored.messageId);
+      assert.equal(stored.text, 'Hello from support');
+      assert.equal(stored.fromId, account.id);
+      assert.ok(result.timestamp >= since && result.timestamp <= Date.now());
+      const reqs = (await sb.admin('GET', '/requests?platform=tiktok&endpoint=send')).json.data as { body: string; status: number }[];
+      const sent = JSON.parse(reqs.at(-1)!.body) as Record<string, unknown>;
+      assert.deepEqual(sent, { business_id: account.id, recipient_type: 'CONVERSATION', recipient: conv.conversationId, message_type: 'TEXT', text: { body: 'Hello from support' } });
+      // The im_send_msg echo carries the same message_id.
+      const [echo] = await hooks.waitFor(1);
+      const event = JSON.parse(echo!.body) as { event: string; content: string };
+      assert.equal(event.event, 'im_send_msg');
+      assert.equal((JSON.parse(event.content) as { message_id: string }).message_id, result.externalId);
+      // And the next sync reports it as an outbound message with that id.
+      const page = await adapter.fetchPage({ credentials, account, cursor: incrementalCursor, mode: 'incremental' });
+      const synced = page.conversations.flatMap((c) => c.messages).find((m) => m.externalId === result.externalId);
+      assert.equal(synced?.direction, 'outbound');
+      incrementalCursor = page.cursor;
+    } finally {
+      await sb.admin('PUT', '/webhooks/targets/tiktok', { url: null });
+      await hooks.close();
+    }
+  });
+
+  test('send: an image by URL is uploaded and sent; a caption follows as a text DM; video is unsupported', async () => {
+    const conv = openConversation(2);
+    const before = conv.messages.length;
+    const url = `${sb.url}/business-api.tiktok.com/sandbox-media/avatar-test.png`;
+    const result = await adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-2', { media: { type: 'image', url, caption: 'Your receipt' } }) });
+    const added = conv.messages.slice(before);
+    assert.equal(added.length, 2);
+    assert.equal(added[0]!.messageId, result.externalId);
+    assert.equal(added[0]!.type, 'image');
+    assert.ok(world.media.get(added[0]!.mediaId!), 'uploaded media stored');
+    assert.equal(added[1]!.text, 'Your receipt');
+
+    const video = await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-3', { media: { type: 'video', url } }) }));
+    assert.equal(video.kind, 'permanent');
+    assert.equal(video.code, 'unsupported');
+    const template = await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-4', { template: { name: 'x', language: 'en' } }) }));
+    assert.equal(template.kind, 'permanent');
+  });
+
+  test('send: invalid recipient is permanent; injected 5xx retryable; rate limit carries Retry-After', async () => {
+    const conv = openConversation(3);
+    const bad = await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-5', { text: 'hi', conversationExternalId: 'no-such-conversation' }) }));
+    assert.equal(bad.kind, 'permanent');
+    assert.equal(bad.code, '40002');
+
+    await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'send', errorRate: 1, errorStatus: 503, remaining: 1 });
+    assert.equal((await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-6', { text: 'hi' }) }))).kind, 'retryable');
+
+    await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'send', rateLimitRate: 1, retryAfterSeconds: 9, remaining: 1 });
+    const limited = await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-7', { text: 'hi' }) }));
+    assert.equal(limited.kind, 'rate_limited');
+    assert.equal(limited.kind === 'rate_limited' && limited.retryAfterMs, 9000);
+    // Works again after the faults.
+    assert.ok((await adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-8', { text: 'hi again' }) })).externalId);
+  });
+
+  test('send: past the 48 h window → permanent window_closed', async () => {
+    const conv = openConversation(4);
+    await sb.admin('POST', '/clock', { advanceSeconds: 49 * 3600 });
+    // The 2 h access token expired with the clock: refresh first (a send with it would be reauth).
+    assert.equal((await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-9', { text: 'late' }) }))).kind, 'reauth');
+    credentials = (await adapter.refresh(credentials))!.credentials;
+    const cls = await failure(adapter, () => adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-10', { text: 'late' }) }));
+    assert.equal(cls.kind, 'permanent');
+    assert.equal(cls.code, 'window_closed');
+    assert.match(cls.message, /48 h|template|customer must write/);
+    // The customer writes again: the window reopens.
+    await sb.admin('POST', '/customers/tiktok/messages', { customerId: conv.userId, text: 'still there?' });
+    assert.ok((await adapter.send({ credentials, account, message: outbound(conv.conversationId, 'c-11', { text: 'yes!' }) })).externalId);
+  });
+
+  test('send: a revoked token is reauth', async () => {
+    const q = await consent({ sandbox_decision: 'approve' });
+    const fresh = await adapter.exchangeCode({ code: q.get('code')!, redirectUri: REDIRECT });
+    await sb.admin('POST', '/tokens/revoke', { token: fresh.credentials.accessToken });
+    const conv = openConversation(5);
+    const cls = await failure(adapter, () => adapter.send({ credentials: fresh.credentials, account: fresh.account, message: outbound(conv.conversationId, 'c-12', { text: 'hi' }) }));
+    assert.equal(cls.kind, 'reauth');
   });
 
   test('a revoked token is reauth; revoke() ends the grant', async () => {

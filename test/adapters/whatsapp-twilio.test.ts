@@ -2,16 +2,19 @@
 // key, wrong input/credentials, backfill of the seeded history through several list pages (counted
 // against the sandbox's own Messages list), incremental pages that return exactly the new messages,
 // re-runs with the same cursor, media attachments, and error classes for revoked credentials,
-// injected 429/5xx and timeouts.
+// injected 429/5xx and timeouts; send (text, media, Content API templates, StatusCallback) with every
+// failure classified, checked against the sandbox's Messages resource and its status callbacks.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { platformConfig } from '../../lib/platform-config';
-import { WhatsAppTwilioAdapter } from '../../activities/platforms/whatsapp-twilio';
-import { PlatformError, type AccountInfo, type Credentials, type NormalizedMessage, type SyncCursor, type SyncPage } from '../../activities/platforms/types';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { twilioDeliveryFailure, WhatsAppTwilioAdapter } from '../../activities/platforms/whatsapp-twilio';
+import { PlatformError, type AccountInfo, type Credentials, type NormalizedMessage, type OutboundMessage, type SyncCursor, type SyncPage } from '../../activities/platforms/types';
 import { twilioWebhookSource } from '../../api/webhooks/sources/twilio';
 import type { VerifyContext } from '../../api/webhooks/sources/types';
 import { twilioSignature } from '../../sandbox/platforms/twilio';
-import { useSandbox } from '../helpers/sandbox';
+import { useSandbox, webhookReceiver } from '../helpers/sandbox';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -377,5 +380,184 @@ describe('credentials and errors', () => {
   test('missing stored credentials are reauth', async () => {
     const err = await rejects(() => adapter.check({ accountSid }, account));
     assert.equal(err.classification.kind, 'reauth');
+  });
+});
+
+describe('send', () => {
+  const CLOSED_CUSTOMER = 'whatsapp:+15551234567'; // last wrote more than a day ago
+  let credentials: Credentials;
+  let account: AccountInfo;
+  let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
+  let callbackUrl: string;
+  let ref = 0;
+  const message = (to: string, extra: Partial<OutboundMessage>): OutboundMessage => ({ clientRef: `msg_${++ref}`, to: { externalId: to }, conversationExternalId: to, ...extra });
+  /** `statusCallbackUrl: null` sends without one. */
+  const send = (to: string, extra: Partial<OutboundMessage>, statusCallbackUrl: string | null = callbackUrl) =>
+    adapter.send({ credentials, account, message: message(to, extra), statusCallbackUrl: statusCallbackUrl ?? undefined });
+  const sendRequests = async () => (await sb.admin('GET', '/requests?platform=twilio&endpoint=send')).json.data as Json[];
+  const lastSendForm = async () => Object.fromEntries(new URLSearchParams((await sendRequests()).at(-1).body));
+  const contentSid = (name: string): string => world.contentTemplates.find((t: Json) => t.friendlyName === name).sid;
+  async function fetchMessage(sid: string): Promise<Json> {
+    const res = await fetch(`${sb.url}/api.twilio.com/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`, {
+      headers: { authorization: `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}` },
+    });
+    assert.equal(res.status, 200);
+    return res.json();
+  }
+  /** The status callbacks posted for one MessageSid (waits for `count`). */
+  async function callbacksOf(sid: string, count: number): Promise<Array<Record<string, string>>> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const found = hooks.received.map((w) => Object.fromEntries(new URLSearchParams(w.body))).filter((p) => p.MessageSid === sid);
+      if (found.length >= count) return found;
+      if (Date.now() > deadline) assert.fail(`expected ${count} callbacks for ${sid}, got ${found.map((f) => f.MessageStatus).join(',')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  before(async () => {
+    ({ credentials, account } = await adapter.connectWithCredentials({ accountSid, authToken, whatsappNumber: SENDER }));
+    hooks = await webhookReceiver();
+    callbackUrl = `${hooks.url}/webhooks/twilio/status?channel=ch_1`;
+  });
+  after(async () => {
+    await sb.admin('DELETE', '/faults');
+    await hooks.close();
+  });
+
+  test('a text: From = the sender, To = the customer, StatusCallback; the MessageSid is the externalId the callbacks carry', async () => {
+    const res = await send(OPEN_CUSTOMER, { text: 'Hola Ana' });
+    assert.match(res.externalId, /^SM[0-9a-f]{32}$/);
+    const request = (await sendRequests()).at(-1);
+    assert.equal(request.status, 201);
+    assert.deepEqual(await lastSendForm(), { From: SENDER, To: OPEN_CUSTOMER, Body: 'Hola Ana', StatusCallback: callbackUrl });
+    const stored = await fetchMessage(res.externalId);
+    assert.deepEqual({ from: stored.from, to: stored.to, body: stored.body, direction: stored.direction }, { from: SENDER, to: OPEN_CUSTOMER, body: 'Hola Ana', direction: 'outbound-api' });
+    assert.equal(res.timestamp, Date.parse(stored.date_created));
+    const callbacks = await callbacksOf(res.externalId, 3);
+    assert.deepEqual(callbacks.map((p) => p.MessageStatus), ['sent', 'delivered', 'read']);
+    assert.ok(hooks.received.filter((w) => new URLSearchParams(w.body).get('MessageSid') === res.externalId).every((w) => w.url === '/webhooks/twilio/status?channel=ch_1'));
+  });
+
+  test('a bare +E.164 or digits-only recipient gets the whatsapp: prefix; no StatusCallback when none is given', async () => {
+    await send('+5215512345678', { text: 'uno' }, null);
+    assert.deepEqual(await lastSendForm(), { From: SENDER, To: OPEN_CUSTOMER, Body: 'uno' });
+    await send('5215512345678', { text: 'dos' }, null);
+    assert.equal((await lastSendForm()).To, OPEN_CUSTOMER);
+  });
+
+  test('media by URL: MediaUrl with the caption (or text) as Body', async () => {
+    const res = await send(OPEN_CUSTOMER, { media: { type: 'image', url: 'https://cdn.example/p.jpg', caption: 'la foto' } });
+    assert.deepEqual(await lastSendForm(), { From: SENDER, To: OPEN_CUSTOMER, Body: 'la foto', MediaUrl: 'https://cdn.example/p.jpg', StatusCallback: callbackUrl });
+    assert.equal((await fetchMessage(res.externalId)).num_media, '1');
+    await send(OPEN_CUSTOMER, { media: { type: 'file', url: 'https://cdn.example/f.pdf', name: 'f.pdf' } });
+    const form = await lastSendForm();
+    assert.equal(form.MediaUrl, 'https://cdn.example/f.pdf');
+    assert.equal(form.Body, undefined);
+  });
+
+  test('a template is a Content SID with ContentVariables from the parameters; it goes through outside the window', async () => {
+    const sid = contentSid('order_update');
+    const res = await send(CLOSED_CUSTOMER, { template: { name: sid, language: 'es_MX', parameters: ['Ana', '#1042'] } });
+    assert.deepEqual(await lastSendForm(), { From: SENDER, To: CLOSED_CUSTOMER, ContentSid: sid, ContentVariables: '{"1":"Ana","2":"#1042"}', StatusCallback: callbackUrl });
+    assert.equal((await fetchMessage(res.externalId)).body, 'Hola Ana, tu pedido #1042 va en camino.');
+    assert.deepEqual((await callbacksOf(res.externalId, 3)).map((p) => p.MessageStatus), ['sent', 'delivered', 'read']);
+
+    // Too few variables: queued, then failed 63028 (permanent).
+    const short = await send(CLOSED_CUSTOMER, { template: { name: sid, language: 'es_MX', parameters: ['Ana'] } });
+    const [failed] = await callbacksOf(short.externalId, 1);
+    assert.equal(failed!.MessageStatus, 'failed');
+    assert.deepEqual({ kind: twilioDeliveryFailure(failed!.ErrorCode!).kind, code: twilioDeliveryFailure(failed!.ErrorCode!).code }, { kind: 'permanent', code: '63028' });
+
+    // An unknown Content SID is refused by Twilio (21655).
+    const unknown = await rejects(() => send(OPEN_CUSTOMER, { template: { name: `HX${'0'.repeat(32)}`, language: 'en' } }));
+    assert.deepEqual({ kind: unknown.classification.kind, code: unknown.classification.code }, { kind: 'permanent', code: '21655' });
+  });
+
+  test('content Twilio cannot carry is permanent, before any call', async () => {
+    const count = (await sendRequests()).length;
+    for (const extra of [{}, { text: ' ' }, { text: 'x'.repeat(1601) }, { template: { name: 'order_update', language: 'es_MX' } }, { media: { type: 'image' as const, url: 'ftp://x/p.jpg' } }]) {
+      const err = await rejects(() => send(OPEN_CUSTOMER, extra));
+      assert.equal(err.classification.kind, 'permanent');
+    }
+    assert.equal((await sendRequests()).length, count);
+  });
+
+  test('free-form outside the window: queued, then failed 63016 → window_closed (a template is needed)', async () => {
+    const res = await send(CLOSED_CUSTOMER, { text: 'Still there?' });
+    const [failed] = await callbacksOf(res.externalId, 1);
+    assert.deepEqual({ status: failed!.MessageStatus, code: failed!.ErrorCode }, { status: 'failed', code: '63016' });
+    const cls = twilioDeliveryFailure(failed!.ErrorCode!, failed!.ErrorMessage);
+    assert.deepEqual({ kind: cls.kind, code: cls.code }, { kind: 'permanent', code: 'window_closed' });
+    assert.match(cls.message, /63016.*template/);
+  });
+
+  test('a synchronous 63016 is a permanent window_closed error too', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 63016, message: 'Failed to send freeform message because you are outside the allowed window.', status: 400 })));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const fake = new WhatsAppTwilioAdapter(platformConfig({ SANDBOX_URL: sb.url, TWILIO_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+      const err = await rejects(() => fake.send({ credentials, account, message: message(OPEN_CUSTOMER, { text: 'hi' }) }));
+      assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind: 'permanent', code: 'window_closed', status: 400 });
+      assert.match(err.message, /63016.*template/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('an invalid recipient is permanent: refused (21211), or undelivered after queueing (63003)', async () => {
+    const err = await rejects(() => send('whatsapp:+12', { text: 'hi' }));
+    assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind: 'permanent', code: '21211', status: 400 });
+    const local = await rejects(() => send('messenger:12345', { text: 'hi' }));
+    assert.equal(local.classification.kind, 'permanent');
+
+    const res = await send('whatsapp:+15550000000', { template: { name: contentSid('appointment_reminder'), language: 'en', parameters: ['Ana'] } });
+    const callbacks = await callbacksOf(res.externalId, 2);
+    const undelivered = callbacks.find((p) => p.MessageStatus === 'undelivered');
+    assert.ok(undelivered);
+    assert.deepEqual({ kind: twilioDeliveryFailure(undelivered.ErrorCode!).kind, code: twilioDeliveryFailure(undelivered.ErrorCode!).code }, { kind: 'permanent', code: '63003' });
+  });
+
+  test('injected 5xx on send are retryable; a hang times out as retryable', async () => {
+    for (const [status, code] of [[500, '20500'], [503, '20503']] as const) {
+      await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'send', errorRate: 1, errorStatus: status, remaining: 1 });
+      const err = await rejects(() => send(OPEN_CUSTOMER, { text: 'hi' }));
+      assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind: 'retryable', code, status });
+    }
+    await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'send', timeoutRate: 1, remaining: 1 });
+    assert.equal((await rejects(() => send(OPEN_CUSTOMER, { text: 'hi' }))).classification.kind, 'retryable');
+  });
+
+  test('an injected 429 (20429) is rate_limited with the Retry-After', async () => {
+    await sb.admin('POST', '/faults', { platform: 'twilio', endpoint: 'send', rateLimitRate: 1, retryAfterSeconds: 5, remaining: 1 });
+    const err = await rejects(() => send(OPEN_CUSTOMER, { text: 'hi' }));
+    assert.equal(err.status, 429);
+    assert.deepEqual(err.classification, { kind: 'rate_limited', retryAfterMs: 5000, message: 'Twilio 429 error 20429: Too Many Requests', code: '20429' });
+  });
+
+  test('a revoked auth token is reauth (20003) and never appears in the error', async () => {
+    await sb.admin('POST', '/tokens/revoke', { token: authToken });
+    try {
+      const err = await rejects(() => send(OPEN_CUSTOMER, { text: 'hi' }));
+      assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind: 'reauth', code: '20003', status: 401 });
+    } finally {
+      await sb.admin('POST', '/tokens/restore', { token: authToken });
+    }
+    const missing = await rejects(() => adapter.send({ credentials: { accountSid }, account, message: message(OPEN_CUSTOMER, { text: 'hi' }) }));
+    assert.equal(missing.classification.kind, 'reauth');
+  });
+
+  // Last: it moves the sandbox clock forward for good.
+  test('window closed (clock +24 h): the customer who wrote an hour ago now needs a template', async () => {
+    assert.equal((await sb.admin('POST', '/clock', { advanceSeconds: 24 * 3600 })).status, 200);
+    const res = await send(OPEN_CUSTOMER, { text: 'Still there?' });
+    const [failed] = await callbacksOf(res.externalId, 1);
+    assert.equal(failed!.ErrorCode, '63016');
+    assert.equal(twilioDeliveryFailure(failed!.ErrorCode!).code, 'window_closed');
+    const template = await send(OPEN_CUSTOMER, { template: { name: contentSid('appointment_reminder'), language: 'en', parameters: ['Ana'] } });
+    assert.deepEqual((await callbacksOf(template.externalId, 3)).map((p) => p.MessageStatus), ['sent', 'delivered', 'read']);
   });
 });
