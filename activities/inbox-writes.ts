@@ -47,10 +47,6 @@ export async function insertNew<T extends { _id: unknown }>(collection: Collecti
 }
 
 /**
- * `retry`: this is a retried attempt (Temporal activity attempt > 1) of the same batch, which may
- * have stored messages without counting them in their conversation's summary.
- */
-/**
  * A bulk write in commands of at most 64 statements. A stock FerretDB v1.24 keeps every statement
  * of one update command open until the command ends and deadlocks past ~100 (its SQLite pool
  * size); our build fixes that (scripts/ferretdb/), but FERRETDB_PATH may point at a stock binary.
@@ -59,6 +55,10 @@ export async function bulkWriteInChunks(collection: Collection<Document>, ops: A
   for (let i = 0; i < ops.length; i += 64) await collection.bulkWrite(ops.slice(i, i + 64), { ordered });
 }
 
+/**
+ * `retry`: this is a retried attempt (Temporal activity attempt > 1) of the same batch, which may
+ * have stored messages without counting them in their conversation's summary.
+ */
 export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[], opts: { retry?: boolean } = {}): Promise<StoreResult> {
   if (conversations.length === 0) return { conversations: 0, messagesInserted: 0, messagesSeen: 0, insertedIds: [] };
   const tenantId = new Types.ObjectId(channel.tenantId);
