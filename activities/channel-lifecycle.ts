@@ -28,7 +28,8 @@ export type PendingAuth =
 
 export interface SyncResult { pages: number; conversations: number; messagesInserted: number; done: boolean }
 
-export function createChannelLifecycleActivities(deps: LifecycleDeps) {
+/** Loading a channel with its unsealed credentials and its adapter (shared by the lifecycle and send activities). */
+export function channelAccess(deps: LifecycleDeps) {
   const adapterFor = (platform: Platform): ChannelAdapter => {
     const adapter = deps.adapters?.[platform] ?? ADAPTER_FACTORIES[platform]?.(deps.platforms);
     if (!adapter) throw ApplicationFailure.nonRetryable(`no adapter for platform ${platform}`, 'UnsupportedPlatform');
@@ -49,6 +50,11 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
   const accountOf = (account: { id?: string | null; name?: string | null; handle?: string | null } | null | undefined): AccountInfo => ({
     id: account?.id ?? '', name: account?.name ?? undefined, handle: account?.handle ?? undefined,
   });
+  return { adapterFor, load, credentialsOf, accountOf };
+}
+
+export function createChannelLifecycleActivities(deps: LifecycleDeps) {
+  const { adapterFor, load, credentialsOf, accountOf } = channelAccess(deps);
 
   async function recordError(channelId: string, err: unknown) {
     const message = err instanceof Error ? err.message : String(err);

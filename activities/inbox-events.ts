@@ -128,14 +128,17 @@ async function applyTargetEvents(channelId: string, queued: QueuedEvent[]): Prom
   if (queued.length === 0) return { statuses: 0, deferred: [] };
   const target = (q: QueuedEvent) => messageKey(channelId, (q.event as TargetEvent).messageExternalId);
   const ids = [...new Set(queued.map(target))];
-  const existing = new Set((await MessageModel.collection.find({ _id: { $in: ids } } as Document, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as string));
+  // A message we sent is stored under its own ID; its platform ID is an alias pointing at it.
+  const found = await MessageModel.collection.find({ _id: { $in: ids } } as Document, { projection: { _id: 1, aliasOf: 1 } }).toArray();
+  const existing = new Set(found.map((d) => d._id as unknown as string));
+  const redirect = new Map(found.filter((d) => d.aliasOf).map((d) => [d._id as unknown as string, d.aliasOf as string]));
   const deferred = queued.filter((q) => !existing.has(target(q))).map((q) => ({ id: q._id, messageId: target(q) }));
   const now = new Date();
   const ops: AnyBulkWriteOperation<Document>[] = [];
   let statuses = 0;
   for (const q of queued) {
-    const id = target(q);
-    if (!existing.has(id)) continue;
+    if (!existing.has(target(q))) continue;
+    const id = redirect.get(target(q)) ?? target(q);
     const e = q.event as TargetEvent;
     const at = new Date(e.timestamp);
     if (e.kind === 'status') {

@@ -3,8 +3,9 @@ import { createChannelLifecycleActivities, type LifecycleDeps } from './channel-
 import { createChannelRecordActivities } from './channel-records';
 import { drainChannelEvents } from './inbox-events';
 import { createReconcileActivities, type ReconcileDeps } from './reconcile';
+import { createSendActivities, type SendDeps } from './send';
 
-export type ActivityDeps = LifecycleDeps & ReconcileDeps;
+export type ActivityDeps = LifecycleDeps & ReconcileDeps & SendDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createChannelLifecycleActivities(deps),
     drainChannelEvents,
     ...createReconcileActivities(deps),
+    ...createSendActivities(deps),
   };
 }
 

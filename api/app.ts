@@ -20,6 +20,7 @@ import { webhookRoutes } from './routes/webhooks';
 import { webhookEventRoutes } from './routes/webhook-events';
 import { conversationRoutes } from './routes/conversations';
 import { contactRoutes } from './routes/contacts';
+import { messageRoutes } from './routes/messages';
 import { ChannelDirectory } from './webhooks/directory';
 import { WebhookIntake } from './webhooks/intake';
 import { WEBHOOK_SOURCES, webhookSecrets } from './webhooks/sources';
@@ -85,6 +86,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', webhookEventRoutes());
   app.route('/', conversationRoutes());
   app.route('/', contactRoutes());
+  app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

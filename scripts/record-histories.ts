@@ -9,6 +9,7 @@ import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSignal, syncNowSignal, type channelWorkflow } from '../workflows/channel';
 import type { reconcileChannelsWorkflow } from '../workflows/reconcile';
+import type { sendMessageWorkflow } from '../workflows/send';
 import { WORKFLOWS_PATH } from '../workers/worker';
 import { freePort } from './stack/processes';
 import { startTemporal } from './stack/services';
@@ -30,6 +31,7 @@ async function main() {
   let revoked = false;
   let syncs = 0;
   let drains = 0;
+  let sendAttempts = 0;
   try {
     const taskQueue = 'record-histories';
     const worker = await Worker.create({
@@ -47,6 +49,10 @@ async function main() {
         revokeChannelAccess: async () => ({ revoked: true }),
         // 1st drain: a full batch (drain again); 3rd: a Gmail-style hint (sync).
         drainChannelEvents: async () => { drains++; return { events: 3, messagesInserted: 2, statusesApplied: 1, deferred: 0, more: drains === 1, syncRequested: drains === 3 }; },
+        // A send that hits a transient failure once, then goes out.
+        prepareSend: async () => ({ ok: true }),
+        deliverMessage: async (_: unknown) => { sendAttempts++; if (sendAttempts === 1) throw ApplicationFailure.create({ type: 'PlatformUnavailable', message: '503 from the platform' }); return { externalId: 'm_sent_1' }; },
+        recordSendFailure: async () => undefined,
         sweepChannels: async () => ({ channels: 2, syncsRequested: 2, wokenForEvents: 1, failedSignals: 0, parked: { held: 0, unmatched: 1, deferred: 0 } }),
       },
     });
@@ -90,6 +96,11 @@ async function main() {
       await hooks.signal(disconnectSignal, { reason: 'recorded scenario' });
       await hooks.result();
       await save('channel-webhooks', hooks.workflowId);
+
+      // send-message: one reply, retried once after a transient failure.
+      const send = await client.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', { taskQueue, workflowId: 'send:tenant1:record', args: [{ messageId: 'channel1:out:record', channelId: 'channel1' }] });
+      await send.result();
+      await save('send-message', send.workflowId);
 
       // reconcile-channels: one sweep as the schedule starts it.
       const sweep = await client.workflow.start<typeof reconcileChannelsWorkflow>('reconcileChannelsWorkflow', { taskQueue, workflowId: 'reconcile-channels:record', args: [{}] });

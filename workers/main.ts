@@ -33,7 +33,7 @@ async function main() {
 
   const worker = await createSwitchboardWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig(), temporal: client },
+    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig(), temporal: client, publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}` },
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   await worker.run(); // resolves after a shutdown signal, once in-flight tasks are done

@@ -75,6 +75,8 @@ export const eventsPendingSignal = defineSignal('eventsPending');
 export const connectUpdate = defineUpdate<ConnectOutcome>('connect');
 /** A consent that was denied or abandoned: stays pending_auth, with the reason shown. */
 export const authorizationFailedSignal = defineSignal<[{ reason: string }]>('authorizationFailed');
+/** A send (or another caller outside this workflow) had its token refused by the platform. */
+export const credentialsRejectedSignal = defineSignal<[{ reason: string }]>('credentialsRejected');
 export const testConnectionUpdate = defineUpdate<ConnectOutcome>('testConnection');
 export const refreshNowUpdate = defineUpdate<ConnectOutcome>('refreshNow');
 
@@ -150,6 +152,11 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   setHandler(eventsPendingSignal, () => { eventsPending = true; });
   setHandler(authorizationFailedSignal, async ({ reason }) => {
     if (state.status === 'pending_auth' || state.status === 'reauth_required') await moveTo(state.status, reason);
+  });
+  setHandler(credentialsRejectedSignal, async ({ reason }) => {
+    if (state.status === 'pending_auth' || state.status === 'reauth_required' || disconnectRequested) return;
+    state.lastError = reason;
+    await moveTo('reauth_required', reason);
   });
   setHandler(connectUpdate, async (): Promise<ConnectOutcome> => {
     if (state.status !== 'pending_auth' && state.status !== 'reauth_required') {

@@ -1,3 +1,4 @@
 // The worker's workflow bundle entry: every workflow type it runs.
 export { channelWorkflow } from './channel';
 export { reconcileChannelsWorkflow } from './reconcile';
+export { sendMessageWorkflow } from './send';

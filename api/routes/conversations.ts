@@ -23,7 +23,7 @@ const ConversationView = z.object({
   createdAt: z.string().nullable(),
 }).openapi('Conversation');
 
-const MessageView = z.object({
+export const MessageView = z.object({
   id: z.string(), conversationId: z.string(), channelId: z.string(), platform: z.enum(PLATFORMS), externalId: z.string().nullable(),
   direction: z.enum(['inbound', 'outbound']), sender: z.object({ externalId: z.string().nullable(), name: z.string().nullable() }),
   text: z.string().nullable(), attachments: z.array(z.object({ type: z.string(), url: z.string().nullable(), mimeType: z.string().nullable(), name: z.string().nullable() })),
