@@ -25,6 +25,7 @@ import { createTransport } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { z } from 'zod';
 import type { PlatformConfig } from '../../lib/platform-config';
+import { fetchMedia } from './media';
 import {
   PlatformError,
   type AccountInfo,
@@ -245,7 +246,7 @@ export class EmailAdapter implements ChannelAdapter {
 
     const messageId = `<${randomUUID()}@${from.split('@')[1] || 'switchboard.local'}>`;
     const date = new Date();
-    const attachments = message.media ? [await this.fetchAttachment(message.media)] : [];
+    const attachments = message.media ? [await fetchMedia('email', message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: '25 MB', timeoutMs: this.options.socketTimeoutMs ?? 60_000 })] : [];
     const raw = await new MailComposer({
       from, to, subject, text, date, messageId,
       inReplyTo, references: references.length ? references : undefined,
@@ -274,27 +275,6 @@ export class EmailAdapter implements ChannelAdapter {
       if (sent) await client.append(sent, raw, ['\\Seen'], date);
     }).catch(() => undefined);
     return { externalId: messageId, timestamp: date.getTime() };
-  }
-
-  /** Media by URL for attaching: a 4xx is permanent, a 5xx or network failure retryable. */
-  private async fetchAttachment(media: NonNullable<OutboundMessage['media']>): Promise<{ filename: string; content: Buffer; contentType: string }> {
-    let res: Response;
-    try {
-      res = await fetch(media.url, { signal: AbortSignal.timeout(this.options.socketTimeoutMs ?? 60_000) });
-    } catch {
-      throw this.error({ kind: 'retryable', message: 'could not fetch the media URL', code: 'media_fetch' });
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      const kind = res.status >= 500 || res.status === 429 ? 'retryable' : 'permanent';
-      throw this.error({ kind, message: `fetching the media URL failed with HTTP ${res.status}`, code: 'media_fetch' });
-    }
-    if (Number(res.headers.get('content-length') ?? 0) > MAX_ATTACHMENT_BYTES) { await res.body?.cancel(); throw this.error({ kind: 'permanent', message: 'the attachment exceeds 25 MB', code: 'media_too_large' }); }
-    const content = Buffer.from(await res.arrayBuffer());
-    if (content.length > MAX_ATTACHMENT_BYTES) throw this.error({ kind: 'permanent', message: 'the attachment exceeds 25 MB', code: 'media_too_large' });
-    const contentType = media.mimeType ?? res.headers.get('content-type')?.split(';')[0]?.trim() ?? 'application/octet-stream';
-    const fromUrl = safeDecode(new URL(media.url).pathname.split('/').pop() ?? '');
-    return { filename: media.name ?? (fromUrl || `attachment.${contentType.split('/')[1] ?? 'bin'}`), content, contentType };
   }
 
   classify(err: unknown): ErrorClass {
@@ -581,10 +561,6 @@ const EMAIL_ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
 
 /** `<id@host>` whether or not the angle brackets were given. */
 const bracket = (id: string) => `<${id.trim().replace(/^<|>$/g, '')}>`;
-
-function safeDecode(s: string): string {
-  try { return decodeURIComponent(s); } catch { return s; }
-}
 
 function safeText(value: unknown): string {
   return typeof value === 'string' ? value.replace(/\s+/g, ' ').trim().slice(0, 300) : '';

@@ -24,6 +24,7 @@ import {
   type SyncPage,
 } from './types';
 import { fetchPlatform, readJsonObject } from './http';
+import { fetchMedia } from './media';
 
 const PLATFORM = 'gmail' as const;
 const TIMEOUT_MS = 30_000;
@@ -298,7 +299,7 @@ export class GmailAdapter implements ChannelAdapter {
     }
     if (inReplyTo && subject && !/^\s*re\s*:/i.test(subject)) subject = `Re: ${subject}`;
 
-    const attachments = message.media ? [await fetchAttachment(message.media)] : [];
+    const attachments = message.media ? [await fetchMedia(PLATFORM, message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: 'Gmail\'s 25 MB limit', timeoutMs: TIMEOUT_MS })] : [];
     const raw = await new MailComposer({
       from: mailbox,
       to,
@@ -547,25 +548,6 @@ const permanent = (message: string, code?: string) => new PlatformError(PLATFORM
 
 /** `<id@host>` whether or not the angle brackets were given. */
 const bracket = (id: string) => `<${id.trim().replace(/^<|>$/g, '')}>`;
-
-/** Fetches media by URL for attaching; a 4xx is permanent, a 5xx or network failure retryable. */
-async function fetchAttachment(media: NonNullable<OutboundMessage['media']>): Promise<{ filename: string; content: Buffer; contentType: string }> {
-  const res = await fetchPlatform(PLATFORM, 'the media URL', media.url, { method: 'GET' }, TIMEOUT_MS);
-  if (!res.ok) {
-    await res.body?.cancel();
-    const cls: ErrorClass = res.status >= 500 || res.status === 429
-      ? { kind: 'retryable', message: `fetching the media URL failed with HTTP ${res.status}`, code: 'media_fetch' }
-      : { kind: 'permanent', message: `fetching the media URL failed with HTTP ${res.status}`, code: 'media_fetch' };
-    throw new PlatformError(PLATFORM, cls);
-  }
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > MAX_ATTACHMENT_BYTES) { await res.body?.cancel(); throw permanent('the attachment exceeds Gmail\'s 25 MB limit', 'media_too_large'); }
-  const content = Buffer.from(await res.arrayBuffer());
-  if (content.length > MAX_ATTACHMENT_BYTES) throw permanent('the attachment exceeds Gmail\'s 25 MB limit', 'media_too_large');
-  const contentType = media.mimeType ?? res.headers.get('content-type')?.split(';')[0]?.trim() ?? 'application/octet-stream';
-  const fromUrl = decodeURIComponent(new URL(media.url).pathname.split('/').pop() ?? '');
-  return { filename: media.name ?? (fromUrl || `attachment.${contentType.split('/')[1] ?? 'bin'}`), content, contentType };
-}
 
 // ---- helpers ------------------------------------------------------------------------------------
 

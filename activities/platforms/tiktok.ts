@@ -21,6 +21,7 @@ import {
   type SyncPage,
 } from './types';
 import { fetchPlatform, readJsonObject } from './http';
+import { fetchMedia } from './media';
 
 const PLATFORM = 'tiktok' as const;
 const API_VERSION = 'v1.3';
@@ -312,16 +313,8 @@ export class TikTokAdapter implements ChannelAdapter {
   private async uploadImage(credentials: Credentials, businessId: string, media: NonNullable<OutboundMessage['media']>): Promise<string> {
     const token = str(credentials.accessToken);
     if (!token) throw reauth('no TikTok access token stored; reconnect the account');
-    const fetched = await fetchPlatform(PLATFORM, 'the media URL', media.url, { method: 'GET' }, TIMEOUT_MS);
-    if (!fetched.ok) {
-      await fetched.body?.cancel();
-      if (fetched.status >= 500 || fetched.status === 429) throw new PlatformError(PLATFORM, { kind: 'retryable', message: `fetching the media URL failed with HTTP ${fetched.status}`, code: 'media_fetch' });
-      throw permanent(`fetching the media URL failed with HTTP ${fetched.status}`, 'media_fetch');
-    }
-    const mimeType = (media.mimeType ?? fetched.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!IMAGE_TYPES.includes(mimeType)) { await fetched.body?.cancel(); throw permanent(`TikTok DMs take JPG or PNG images only, not ${mimeType || 'an unknown type'}`, 'unsupported'); }
-    const bytes = Buffer.from(await fetched.arrayBuffer());
-    if (bytes.length > MAX_IMAGE_BYTES) throw permanent('TikTok DM images are limited to 3 MB', 'media_too_large');
+    const { content: bytes, contentType: mimeType } = await fetchMedia(PLATFORM, media, { maxBytes: MAX_IMAGE_BYTES, limit: 'TikTok\'s 3 MB image limit', timeoutMs: TIMEOUT_MS });
+    if (!IMAGE_TYPES.includes(mimeType)) throw permanent(`TikTok DMs take JPG or PNG images only, not ${mimeType || 'an unknown type'}`, 'unsupported');
     const form = new FormData();
     form.set('business_id', businessId);
     form.set('media_type', 'IMAGE');
