@@ -6,7 +6,7 @@
 import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { conversationKey, messageKey } from '../lib/domain/keys';
-import { statusRank } from '../lib/domain/message-status';
+import { deliveryFailure, statusRank } from '../lib/domain/message-status';
 import { ChannelModel, ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
 import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
@@ -147,7 +147,7 @@ async function applyTargetEvents(channelId: string, queued: QueuedEvent[]): Prom
       ops.push({ updateOne: {
         // `$not: {$gte}` also matches documents stored before ranks existed.
         filter: { _id: id, statusRank: { $not: { $gte: rank } } } as Document,
-        update: { $set: { status: e.status, statusRank: rank, [`${e.status}At`]: at, updatedAt: now, ...(e.error ? { error: e.error } : {}) } },
+        update: { $set: { status: e.status, statusRank: rank, [`${e.status}At`]: at, updatedAt: now, ...(e.status === 'failed' ? { error: deliveryFailure(e.error) } : {}) } },
       } });
     } else if (e.kind === 'reaction') {
       const who = `reactions.${fieldSafe(e.senderExternalId)}`;

@@ -17,3 +17,16 @@ export function statusRank(status: RankedStatus): number {
 export function statusMayMove(current: RankedStatus, next: RankedStatus): boolean {
   return STATUS_RANK[next] > STATUS_RANK[current];
 }
+
+/**
+ * The error shown on a message a platform reported as failed. WhatsApp refuses a free-form
+ * message outside the 24 h window only after accepting it (Cloud 131047, Twilio 63016): that is
+ * the same `window_closed` a send checked up front reports, with what to do instead.
+ */
+export function deliveryFailure(error: { code: string; message: string } | undefined): { code: string; message: string } {
+  if (!error) return { code: 'failed', message: 'the platform reported the message as failed' };
+  if (error.code === '131047' || error.code === '63016') {
+    return { code: 'window_closed', message: `${error.message} (platform code ${error.code}); send an approved template instead` };
+  }
+  return error;
+}
