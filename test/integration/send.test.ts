@@ -51,10 +51,12 @@ describe('sending replies', () => {
   }
   const reply = (conversationId: string, body: unknown, idempotencyKey?: string, k = key) =>
     api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { key: k, body, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
+  // Long enough for a rate-limited send to wait out the platform's delay (an HTTP 429 without
+  // Retry-After is retried after 60 s) and go out.
   const settled = (id: string) => eventually(`message ${id} settled`, async () => {
     const m = (await api.call('GET', `/v1/messages/${encodeURIComponent(id)}`, { key })).json.message;
     return m.status !== 'pending' && m;
-  }, 60_000);
+  }, 150_000);
   const platformSends = async () => (await sb.admin('GET', '/requests?platform=meta')).json.data
     .filter((r: { method: string; path: string; status: number }) => r.method === 'POST' && /\/messages$/.test(r.path) && r.status === 200).length;
 
