@@ -4,9 +4,9 @@
 // account's `user_id` (the id webhooks use), not the app-scoped `id`.
 // Reference: /work/shared/platforms/meta-oauth.md §3, messenger-instagram.md.
 import type { PlatformConfig } from '../../lib/platform-config';
-import { classifyMetaError, cleanCode, DEFAULT_TIMEOUT_MS, expiresAtFrom, GraphClient, INSTAGRAM_WEBHOOK_FIELDS, mask, permanent, sendMetaMessage, str, subscribeWebhooks, type MetaAdapterOptions } from './meta';
+import { classifyMetaError, cleanCode, DEFAULT_TIMEOUT_MS, expiresAtFrom, GraphClient, INSTAGRAM_WEBHOOK_FIELDS, mask, permanent, sendMetaMessage, str, subscribeWebhooks, token, type MetaAdapterOptions } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
-import { token } from './messenger';
+
 import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type OutboundMessage, type RefreshResult, type SendResult, type SyncCursor, type SyncPage } from './types';
 
 export const INSTAGRAM_LOGIN_SCOPES = ['instagram_business_basic', 'instagram_business_manage_messages'] as const;

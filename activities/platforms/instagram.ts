@@ -5,37 +5,33 @@
 // Reference: /work/shared/platforms/meta-oauth.md, messenger-instagram.md.
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
-  choosePage, classifyMetaError, DEFAULT_TIMEOUT_MS, facebookAuthorizationUrl, facebookLogin, GraphClient, mask, pageTokenExpiry,
-  permanent, revokeFacebookLogin, sendMetaMessage, str, type FacebookLoginConfig, type MetaAdapterOptions,
+  choosePage, facebookLogin, mask, pageTokenExpiry,
+  permanent, str, type MetaAdapterOptions,
+  token,
 } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
-import { refreshPageToken, subscribePage, token } from './messenger';
-import type { AccountInfo, Capability, ChannelAdapter, ConnectResult, Credentials, ErrorClass, OutboundMessage, RefreshResult, SendResult, SyncCursor, SyncPage } from './types';
+import { FacebookPageAdapter } from './facebook-page';
+import { refreshPageToken, subscribePage } from './messenger';
+import type { AccountInfo, ConnectResult, Credentials, RefreshResult, SyncCursor, SyncPage } from './types';
 
 export const INSTAGRAM_FB_SCOPES = ['instagram_basic', 'instagram_manage_messages', 'pages_manage_metadata', 'pages_show_list', 'pages_read_engagement'] as const;
 export const NOT_LINKED = 'this Instagram account is not a business account linked to a Page';
 
 interface IgAccountNode { id: string; username?: string; name?: string }
 
-export class InstagramAdapter implements ChannelAdapter {
+export class InstagramAdapter extends FacebookPageAdapter {
   readonly platform = 'instagram' as const;
-  readonly usesOAuth = true;
-  private readonly cfg: FacebookLoginConfig;
-  private readonly graph: GraphClient;
-  private readonly budget: number | undefined;
+  protected readonly scopes = INSTAGRAM_FB_SCOPES;
 
   constructor(config: PlatformConfig, opts: MetaAdapterOptions = {}) {
-    this.budget = opts.pageMessageBudget;
-    this.cfg = config.meta;
-    this.graph = new GraphClient(this.platform, config.meta.graphUrl, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    super(config, opts, 'instagram');
   }
 
-  capabilities(): Capability[] {
-    return ['read', 'send', 'send_media', 'mark_read', 'webhooks', 'history'];
-  }
-
-  authorizationUrl(input: { state: string; redirectUri: string }): string {
-    return facebookAuthorizationUrl(this.cfg, INSTAGRAM_FB_SCOPES, input);
+  /** The linked Page: the Send API and the Conversations API reach the IG account through it. */
+  protected pageIdOf(credentials: Credentials, account: AccountInfo): string {
+    const pageId = str(credentials.pageId);
+    if (!pageId) throw permanent(this.platform, `no Page is stored for Instagram account ${account.id}; connect again`, 'no_page');
+    return pageId;
   }
 
   async exchangeCode(input: { code: string; redirectUri: string; settings?: Record<string, unknown> }): Promise<ConnectResult> {
@@ -82,9 +78,7 @@ export class InstagramAdapter implements ChannelAdapter {
 
   async refresh(credentials: Credentials, account: AccountInfo): Promise<RefreshResult | null> {
     if (!credentials.tokenExpiresAt) return null;
-    const pageId = str(credentials.pageId);
-    if (!pageId) throw permanent(this.platform, `no Page is stored for Instagram account ${account.id}; connect again`, 'no_page');
-    return refreshPageToken(this.graph, this.cfg, credentials, pageId);
+    return refreshPageToken(this.graph, this.cfg, credentials, this.pageIdOf(credentials, account));
   }
 
   async check(credentials: Credentials, account: AccountInfo): Promise<AccountInfo> {
@@ -94,30 +88,11 @@ export class InstagramAdapter implements ChannelAdapter {
   }
 
   async fetchPage(input: { credentials: Credentials; account: AccountInfo; cursor: SyncCursor | null; mode: 'backfill' | 'incremental' }): Promise<SyncPage> {
-    const pageId = str(input.credentials.pageId);
-    if (!pageId) throw permanent(this.platform, `no Page is stored for Instagram account ${input.account.id}; connect again`, 'no_page');
+    const pageId = this.pageIdOf(input.credentials, input.account);
     const igId = str(input.credentials.igAccountId) ?? input.account.id;
     return fetchConversationsPage({
       platform: this.platform, graph: this.graph, graphVersion: this.cfg.graphVersion, token: token(input.credentials, this.platform),
       listNode: pageId, channel: 'instagram', pageMessageBudget: this.budget, businessIds: [igId, pageId],
     }, input.cursor, input.mode);
-  }
-
-  /**
-   * Send API through the linked Page (messenger-instagram.md: `POST /{page-id}/messages` with the
-   * Page token reaches the IG account's customers by IGSID).
-   */
-  async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage }): Promise<SendResult> {
-    const pageId = str(input.credentials.pageId);
-    if (!pageId) throw permanent(this.platform, `no Page is stored for Instagram account ${input.account.id}; connect again`, 'no_page');
-    return sendMetaMessage(this.graph, { path: `${this.cfg.graphVersion}/${pageId}/messages`, token: token(input.credentials, this.platform), message: input.message });
-  }
-
-  async revoke(credentials: Credentials): Promise<void> {
-    await revokeFacebookLogin(this.graph, this.cfg.graphVersion, str(credentials.userAccessToken));
-  }
-
-  classify(err: unknown): ErrorClass {
-    return classifyMetaError(err);
   }
 }

@@ -3,33 +3,26 @@
 // Reference: /work/shared/platforms/meta-oauth.md, messenger-instagram.md.
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
-  choosePage, classifyMetaError, DEFAULT_TIMEOUT_MS, expiresAtFrom, facebookAuthorizationUrl, facebookLogin, GraphClient, mask, pageTokenExpiry,
-  PAGE_WEBHOOK_FIELDS, permanent, revokeFacebookLogin, sendMetaMessage, str, subscribeWebhooks, type FacebookLoginConfig, type MetaAdapterOptions,
+  choosePage, expiresAtFrom, facebookLogin, GraphClient, mask, pageTokenExpiry,
+  PAGE_WEBHOOK_FIELDS, permanent, str, subscribeWebhooks, type FacebookLoginConfig, type MetaAdapterOptions,
+  token,
 } from './meta';
+import { FacebookPageAdapter } from './facebook-page';
 import { fetchConversationsPage } from './meta/conversations';
-import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type OutboundMessage, type RefreshResult, type SendResult, type SyncCursor, type SyncPage } from './types';
+import { PlatformError, type AccountInfo, type ConnectResult, type Credentials, type RefreshResult, type SyncCursor, type SyncPage } from './types';
 
 export const MESSENGER_SCOPES = ['pages_show_list', 'pages_manage_metadata', 'pages_messaging', 'pages_read_engagement'] as const;
 
-export class MessengerAdapter implements ChannelAdapter {
+export class MessengerAdapter extends FacebookPageAdapter {
   readonly platform = 'messenger' as const;
-  readonly usesOAuth = true;
-  private readonly cfg: FacebookLoginConfig;
-  private readonly graph: GraphClient;
-  private readonly budget: number | undefined;
+  protected readonly scopes = MESSENGER_SCOPES;
 
   constructor(config: PlatformConfig, opts: MetaAdapterOptions = {}) {
-    this.budget = opts.pageMessageBudget;
-    this.cfg = config.meta;
-    this.graph = new GraphClient(this.platform, config.meta.graphUrl, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    super(config, opts, 'messenger');
   }
 
-  capabilities(): Capability[] {
-    return ['read', 'send', 'send_media', 'mark_read', 'webhooks', 'history'];
-  }
-
-  authorizationUrl(input: { state: string; redirectUri: string }): string {
-    return facebookAuthorizationUrl(this.cfg, MESSENGER_SCOPES, input);
+  protected pageIdOf(credentials: Credentials, account: AccountInfo): string {
+    return str(credentials.pageId) ?? account.id;
   }
 
   async exchangeCode(input: { code: string; redirectUri: string; settings?: Record<string, unknown> }): Promise<ConnectResult> {
@@ -81,27 +74,8 @@ export class MessengerAdapter implements ChannelAdapter {
       listNode: pageId, channel: 'messenger', pageMessageBudget: this.budget, businessIds: [pageId],
     }, input.cursor, input.mode);
   }
-
-  /** Send API as the Page: `POST /{page-id}/messages` with the Page token. */
-  async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage }): Promise<SendResult> {
-    const pageId = str(input.credentials.pageId) ?? input.account.id;
-    return sendMetaMessage(this.graph, { path: `${this.cfg.graphVersion}/${pageId}/messages`, token: token(input.credentials, this.platform), message: input.message });
-  }
-
-  async revoke(credentials: Credentials): Promise<void> {
-    await revokeFacebookLogin(this.graph, this.cfg.graphVersion, str(credentials.userAccessToken));
-  }
-
-  classify(err: unknown): ErrorClass {
-    return classifyMetaError(err);
-  }
 }
 
-export function token(credentials: Credentials, platform: ChannelAdapter['platform']): string {
-  const t = str(credentials.accessToken);
-  if (!t) throw permanent(platform, 'the channel has no access token stored; connect it again', 'no_token');
-  return t;
-}
 
 /**
  * Subscribes the app to the Page's webhooks with the Page token (Messenger, and Instagram via a

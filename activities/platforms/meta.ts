@@ -4,7 +4,7 @@
 // Page-based adapters share (code → user token → long-lived token → granted scopes → Pages).
 // Reference: /work/shared/platforms/messenger-instagram.md and meta-oauth.md.
 import type { Platform } from '../../lib/domain/channel';
-import { PlatformError, type ErrorClass, type OutboundMessage, type SendResult } from './types';
+import { PlatformError, type ChannelAdapter, type Credentials, type ErrorClass, type OutboundMessage, type SendResult } from './types';
 
 /** Long enough for a slow Graph page, short enough that a hung socket does not stall a sync. */
 export const DEFAULT_TIMEOUT_MS = 20_000;
@@ -481,4 +481,11 @@ export async function sendMetaMessage(graph: GraphClient, input: { path: string;
     first ??= { externalId: id, timestamp: Date.now() };
   }
   return first!;
+}
+
+/** The channel's stored access token (the Page token, or the Instagram user token). */
+export function token(credentials: Credentials, platform: ChannelAdapter['platform']): string {
+  const t = str(credentials.accessToken);
+  if (!t) throw permanent(platform, 'the channel has no access token stored; connect it again', 'no_token');
+  return t;
 }
