@@ -20,7 +20,7 @@ import (
 const maxPushdownIDs = 10000
 
 // idPushdown returns a WHERE clause restricting rows to the filter's `_id` equality, `$in` list
-// of strings/ObjectIds or prefix range, or "" when the filter has no such condition.
+// of strings/ObjectIds or string range, or "" when the filter has no such condition.
 func idPushdown(filter *types.Document) (string, []any) {
 	if filter == nil {
 		return "", nil
@@ -78,26 +78,36 @@ func idPushdown(filter *types.Document) (string, []any) {
 	return "", nil
 }
 
-// idPrefixRange pushes down `_id: {$gte: "P:", $lt: "P;"}` — every string _id starting with a
-// prefix — as a range over the _id index. Only for bounds that differ just in their last character
-// (by one) and contain no character JSON escapes: then the JSON text of every matching _id lies
-// in the same range of JSON texts, so the pushed range holds every document the filter matches.
+// idPrefixRange pushes down a string range over `_id` with both ends given — `{$gte|$gt: A,
+// $lt|$lte: B}`, e.g. every _id starting with a prefix (`{$gte: "P:", $lt: "P;"}`) or a span of
+// zero-padded sequence numbers — as a range over the _id index. Only for bounds made of characters
+// JSON never escapes and that sort above '"': then JSON texts ('"' + s + '"') compare as the
+// strings do, so the pushed range holds every string _id the filter matches (and the handler
+// still applies the whole filter to what comes back).
 func idPrefixRange(d *types.Document) (string, []any) {
 	if d.Len() != 2 {
 		return "", nil
 	}
 
-	lo, errLo := d.Get("$gte")
-	hi, errHi := d.Get("$lt")
+	loOp, lo := "", any(nil)
+	hiOp, hi := "", any(nil)
 
-	if errLo != nil || errHi != nil {
-		return "", nil
+	for _, op := range []string{"$gte", "$gt"} {
+		if v, err := d.Get(op); err == nil {
+			loOp, lo = op, v
+		}
+	}
+
+	for _, op := range []string{"$lt", "$lte"} {
+		if v, err := d.Get(op); err == nil {
+			hiOp, hi = op, v
+		}
 	}
 
 	l, okLo := lo.(string)
 	h, okHi := hi.(string)
 
-	if !okLo || !okHi || len(l) == 0 || len(l) != len(h) || l[:len(l)-1] != h[:len(h)-1] || h[len(h)-1] != l[len(l)-1]+1 {
+	if loOp == "" || hiOp == "" || !okLo || !okHi || len(l) == 0 || len(h) == 0 {
 		return "", nil
 	}
 
@@ -109,8 +119,9 @@ func idPrefixRange(d *types.Document) (string, []any) {
 
 	loArg, _ := idArg(l)
 	hiArg, _ := idArg(h)
+	sqlOp := map[string]string{"$gte": ">=", "$gt": ">", "$lt": "<", "$lte": "<="}
 
-	return fmt.Sprintf(` WHERE %s >= ? AND %s < ?`, metadata.IDColumn, metadata.IDColumn), []any{loArg, hiArg}
+	return fmt.Sprintf(` WHERE %s %s ? AND %s %s ?`, metadata.IDColumn, sqlOp[loOp], metadata.IDColumn, sqlOp[hiOp]), []any{loArg, hiArg}
 }
 
 func idArg(v any) (string, bool) {

@@ -80,3 +80,44 @@ replace(
 		if err != nil {""",
 )
 shutil.copy(here / "id_pushdown.go", src / "internal/backends/sqlite/id_pushdown.go")
+# 4. Updates are read-modify-write in Go (read the document, apply $inc/$set/$max, write it back)
+#    with nothing stopping two connections from interleaving: 50 concurrent `$inc: {n: 1}` on one
+#    document left n = 16. Each update statement and findAndModify now holds a per-collection
+#    lock from its read to its write (write_lock.go), as MongoDB's document-level atomicity promises.
+replace(
+    "internal/handler/msg_update.go",
+    """		res, err := c.Query(ctx, &qp)
+		if err != nil {
+			return 0, 0, nil, lazyerrors.Error(err)
+		}
+""",
+    """		unlock := lockCollection(params.DB, params.Collection)
+
+		res, err := c.Query(ctx, &qp)
+		if err != nil {
+			unlock()
+			return 0, 0, nil, lazyerrors.Error(err)
+		}
+""",
+)
+replace(
+    "internal/handler/msg_update.go",
+    """		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		closer.Close()
+""",
+    """		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		closer.Close()
+		unlock()
+""",
+)
+replace(
+    "internal/handler/msg_findandmodify.go",
+    """	queryRes, err := c.Query(ctx, &qp)
+""",
+    """	defer lockCollection(params.DB, params.Collection)()
+
+	queryRes, err := c.Query(ctx, &qp)
+""",
+)
+shutil.copy(here / "write_lock.go", src / "internal/handler/write_lock.go")
+
