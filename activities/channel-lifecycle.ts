@@ -106,7 +106,7 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
         while (total.pages < maxPages) {
           const page = await adapter.fetchPage({ credentials, account, cursor, mode });
           // Only the first page of a retried attempt can be one an interrupted attempt half stored.
-          const stored = await storeConversations(ref, page.conversations, { retry: total.pages === 0 && isRetriedAttempt() });
+          const stored = await storeConversations(ref, page.conversations, { retry: total.pages === 0 && isRetriedAttempt(), announce: mode === 'incremental' });
           await applyDeferredEvents(channelId, stored.insertedIds); // statuses that arrived before their message
           total.pages += 1;
           total.conversations += stored.conversations;

@@ -5,6 +5,9 @@ import { Types } from 'mongoose';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ChannelModel } from '../models';
 import type { ChannelStatus } from '../lib/domain/channel';
+import { appendEvents } from '../lib/event-log';
+import { channelStatusChanged } from '../lib/event-payloads';
+import { isRetriedAttempt } from './activity-context';
 
 export interface ChannelRecordActivities {
   recordChannelStatus(input: { channelId: string; status: ChannelStatus; reason?: string }): Promise<void>;
@@ -23,9 +26,15 @@ export function createChannelRecordActivities(): ChannelRecordActivities {
         $unset: { ...(reason ? {} : { statusReason: 1 }), ...(disconnected ? {} : { disconnectedAt: 1 }) },
       };
       const filter = disconnected ? { _id: channelId } : { _id: channelId, status: { $ne: 'disconnected' as const } };
-      const result = await ChannelModel.updateOne(filter, update);
-      if (result.matchedCount === 0 && !(await ChannelModel.exists({ _id: channelId }))) {
+      // The driver's call: mongoose would add a projection (hidden fields), which FerretDB's
+      // findAndModify does not support.
+      const before = await ChannelModel.collection.findOneAndUpdate({ ...filter, _id: new Types.ObjectId(channelId) }, update, { returnDocument: 'before' });
+      if (!before && !(await ChannelModel.exists({ _id: channelId }))) {
         throw ApplicationFailure.nonRetryable(`channel ${channelId} does not exist`, 'ChannelNotFound');
+      }
+      // A retried attempt announces again: its first attempt may have changed the status and died.
+      if (before && (before.status !== status || isRetriedAttempt())) {
+        await appendEvents(String(before.tenantId), [channelStatusChanged({ channelId, platform: before.platform, status, ...(reason ? { reason } : {}) })]);
       }
     },
   };

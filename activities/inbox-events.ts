@@ -6,7 +6,9 @@
 import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Document } from 'mongodb';
 import { conversationKey, messageKey } from '../lib/domain/keys';
-import { deliveryFailure, statusRank } from '../lib/domain/message-status';
+import { deliveryFailure, statusRank, type RankedStatus } from '../lib/domain/message-status';
+import { appendEventsByTenant } from '../lib/event-log';
+import { messageStatusChanged } from '../lib/event-payloads';
 import { ChannelModel, ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
 import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
@@ -51,7 +53,7 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
 
   // 1. Messages (inbound, and echoes of what the business sent elsewhere) — one bulk path.
   const messages = queued.map((q) => q.event).filter((e): e is MessageEvent => e.kind === 'message');
-  const stored = await storeConversations(ref, conversationsOf(messages), { retry: isRetriedAttempt() });
+  const stored = await storeConversations(ref, conversationsOf(messages), { retry: isRetriedAttempt(), announce: true });
   result.messagesInserted = stored.messagesInserted;
   heartbeatIfActivity(result);
 
@@ -159,8 +161,39 @@ async function applyTargetEvents(channelId: string, queued: QueuedEvent[]): Prom
       ops.push({ updateOne: { filter: { _id: id } as Document, update: { $set: { deletedAt: at, updatedAt: now }, $unset: { text: '', attachments: '' } } } });
     }
   }
+  const before = await statusesOf(queued.filter((q) => q.event.kind === 'status' && existing.has(target(q))).map((q) => redirect.get(target(q)) ?? target(q)));
   await bulkWriteInChunks(MessageModel.collection, ops, false);
+  await announceRisingStatuses(before, queued.flatMap((q) => {
+    if (q.event.kind !== 'status' || !existing.has(target(q))) return [];
+    return [{ id: redirect.get(target(q)) ?? target(q), status: q.event.status, at: new Date(q.event.timestamp), error: q.event.status === 'failed' ? deliveryFailure(q.event.error) : undefined }];
+  }));
   return { statuses, deferred };
+}
+
+type StatusBefore = { _id: string; tenantId: unknown; conversationId: string; channelId: unknown; platform: string; statusRank?: number };
+
+async function statusesOf(ids: string[]): Promise<Map<string, StatusBefore>> {
+  if (ids.length === 0) return new Map();
+  const docs = await MessageModel.collection.find({ _id: { $in: [...new Set(ids)] } } as Document, { projection: { tenantId: 1, conversationId: 1, channelId: 1, platform: 1, statusRank: 1 } }).toArray();
+  return new Map(docs.map((d) => [d._id as unknown as string, d as unknown as StatusBefore]));
+}
+
+/**
+ * One `message.status` event per status that raised a message's rank, lowest first — the order a
+ * reader must see them in, whatever order the platform's deliveries came in.
+ */
+async function announceRisingStatuses(before: Map<string, StatusBefore>, changes: { id: string; status: RankedStatus; at: Date; error?: { code: string; message: string } }[]) {
+  const events: Parameters<typeof appendEventsByTenant>[0] = [];
+  for (const [id, doc] of before) {
+    let rank = doc.statusRank ?? -1;
+    const mine = changes.filter((c) => c.id === id).sort((a, b) => statusRank(a.status) - statusRank(b.status));
+    for (const c of mine) {
+      if (statusRank(c.status) <= rank) continue;
+      rank = statusRank(c.status);
+      events.push({ tenantId: String(doc.tenantId), ...messageStatusChanged(doc, c.status, c.at, c.error) });
+    }
+  }
+  await appendEventsByTenant(events);
 }
 
 async function applyWatermarks(channelId: string, events: WatermarkEvent[]): Promise<void> {
@@ -171,6 +204,49 @@ async function applyWatermarks(channelId: string, events: WatermarkEvent[]): Pro
       update: { $max: { [e.status === 'read' ? 'readUpTo' : 'deliveredUpTo']: new Date(e.watermark) } },
     },
   })), false);
+  await applyWatermarksToReplies(channelId, events);
+}
+
+/**
+ * A watermark ("read everything up to T") also moves the replies sent through us before T, so
+ * their status — and the stream's `message.status` events — say so. Those replies are the
+ * channel's "<channelId>:out:…" range of the primary key (messages sent from the native app are
+ * left to the conversation's watermark). Only replies the platform took: a pending or failed one
+ * was never delivered, whatever the watermark says.
+ */
+async function applyWatermarksToReplies(channelId: string, events: WatermarkEvent[]) {
+  const upTo = new Map<string, { delivered: number; read: number }>();
+  for (const e of events) {
+    const id = conversationKey(channelId, e.conversationExternalId);
+    const marks = upTo.get(id) ?? { delivered: 0, read: 0 };
+    marks[e.status] = Math.max(marks[e.status], e.watermark);
+    upTo.set(id, marks);
+  }
+  const replies = await MessageModel.collection.find(
+    { _id: { $gte: `${channelId}:out:`, $lt: `${channelId}:out;` }, conversationId: { $in: [...upTo.keys()] }, status: { $in: ['sent', 'delivered'] } } as Document,
+    { projection: { tenantId: 1, conversationId: 1, channelId: 1, platform: 1, statusRank: 1, platformTimestamp: 1 } },
+  ).toArray();
+  const changes: { id: string; status: RankedStatus; at: Date }[] = [];
+  for (const m of replies) {
+    const marks = upTo.get(m.conversationId as string)!;
+    const sentAt = new Date(m.platformTimestamp as Date).getTime();
+    const reached = marks.read >= sentAt ? 'read' : marks.delivered >= sentAt ? 'delivered' : null;
+    if (!reached || statusRank(reached) <= (m.statusRank as number)) continue;
+    // Delivered is implied by read: announce both steps, in order.
+    if (reached === 'read' && (m.statusRank as number) < statusRank('delivered')) changes.push({ id: m._id as unknown as string, status: 'delivered', at: new Date(marks.read) });
+    changes.push({ id: m._id as unknown as string, status: reached, at: new Date(reached === 'read' ? marks.read : marks.delivered) });
+  }
+  if (changes.length === 0) return;
+  const before = new Map(replies.map((m) => [m._id as unknown as string, m as unknown as StatusBefore]));
+  const now = new Date();
+  const final = new Map(changes.map((c) => [c.id, c]));
+  await bulkWriteInChunks(MessageModel.collection, [...final.values()].map((c) => ({
+    updateOne: {
+      filter: { _id: c.id, statusRank: { $not: { $gte: statusRank(c.status) } } } as Document,
+      update: { $set: { status: c.status, statusRank: statusRank(c.status), [`${c.status}At`]: c.at, updatedAt: now } },
+    },
+  })), false);
+  await announceRisingStatuses(before, changes);
 }
 
 /** Platform user IDs become field names: keep them from reaching into other fields. */

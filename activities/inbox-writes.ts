@@ -11,6 +11,8 @@ import type { Platform } from '../lib/domain/channel';
 import { conversationKey, identityKey, messageKey } from '../lib/domain/keys';
 import { statusRank } from '../lib/domain/message-status';
 import { sha256Hex } from '../lib/crypto';
+import { appendEvents } from '../lib/event-log';
+import { messageCreated } from '../lib/event-payloads';
 import { ContactIdentityModel, ContactModel, ConversationModel, MessageModel } from '../models';
 import type { NormalizedConversation, NormalizedMessage } from './platforms/types';
 
@@ -58,8 +60,10 @@ export async function bulkWriteInChunks(collection: Collection<Document>, ops: A
 /**
  * `retry`: this is a retried attempt (Temporal activity attempt > 1) of the same batch, which may
  * have stored messages without counting them in their conversation's summary.
+ * `announce`: append a `message.created` event for each message stored (new traffic; a backfill of
+ * history is not announced message by message).
  */
-export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[], opts: { retry?: boolean } = {}): Promise<StoreResult> {
+export async function storeConversations(channel: ChannelRef, conversations: NormalizedConversation[], opts: { retry?: boolean; announce?: boolean } = {}): Promise<StoreResult> {
   if (conversations.length === 0) return { conversations: 0, messagesInserted: 0, messagesSeen: 0, insertedIds: [] };
   const tenantId = new Types.ObjectId(channel.tenantId);
   const channelId = new Types.ObjectId(channel.channelId);
@@ -104,6 +108,9 @@ export async function storeConversations(channel: ChannelRef, conversations: Nor
     if (fresh.length > 0 && !created.has(id)) toCount.set(id, { token: tokens.get(conv.externalId)!, messages: fresh });
   }
   await advanceSummaries(toCount, now);
+  // 5. Announce them — after the summaries, so a reader of the event finds the inbox up to date.
+  //    Those an interrupted attempt stored are announced again (at least once, same event key).
+  if (opts.announce) await appendEvents(channel.tenantId, docs.filter((d) => inserted.has(d._id) || recovered.has(d._id)).map(messageCreated));
   return { conversations: conversations.length, messagesInserted: inserted.size, messagesSeen: docs.length, insertedIds: [...inserted] };
 }
 

@@ -9,6 +9,8 @@ import type { Document } from 'mongodb';
 import { AppError, notFound } from '../../lib/errors';
 import { statusRank } from '../../lib/domain/message-status';
 import { ConversationModel, MessageModel } from '../../models';
+import { appendEvents } from '../../lib/event-log';
+import { messageCreated, messageStatusChanged } from '../../lib/event-payloads';
 import type { sendMessageWorkflow } from '../../workflows/send';
 import { errorResponses, newRouter } from '../router';
 import { MessageView, toMessageView } from './conversations';
@@ -65,6 +67,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
       };
       try {
         await MessageModel.collection.insertOne(doc as unknown as Document);
+        await appendEvents(tenantId, [messageCreated(doc)]);
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
         const existing = await MessageModel.collection.findOne({ _id: messageId } as Document);
@@ -103,6 +106,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
       const reset = await MessageModel.collection.updateOne({ _id: id, status: 'failed' } as Document, { $set: { status: 'pending', statusRank: statusRank('pending'), updatedAt: new Date() }, $unset: { error: '' } });
       if (reset.modifiedCount === 0) throw new AppError(409, 'not_failed', 'Only a failed message can be retried');
       const m = await MessageModel.collection.findOne({ _id: id } as Document);
+      await appendEvents(tenantId, [messageStatusChanged(m as unknown as Parameters<typeof messageStatusChanged>[0], 'pending', new Date())]);
       const hash = id.split(':out:')[1] ?? id;
       await deps.temporal.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', {
         taskQueue: deps.taskQueue, workflowId: `send:${tenantId}:${hash}`, args: [{ messageId: id, channelId: String(m!.channelId) }],
