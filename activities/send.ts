@@ -11,6 +11,11 @@ import { statusRank } from '../lib/domain/message-status';
 import { ChannelModel, ConversationModel, MessageModel } from '../models';
 import { credentialsRejectedSignal } from '../workflows/channel';
 import { channelAccess, type LifecycleDeps } from './channel-lifecycle';
+import { appendEvents } from '../lib/event-log';
+import { messageStatusChanged } from '../lib/event-payloads';
+import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
+import { takeSendSlot, waitUntil } from './send-pacing';
+import { sendRateOf } from '../lib/domain/send-rate';
 import { toActivityFailure } from './failures';
 import { applyDeferredEvents } from './inbox-events';
 import { batchToken, bulkWriteInChunks, insertNew, summaryUpdates } from './inbox-writes';
@@ -27,6 +32,9 @@ type PendingMessage = {
   text?: string; attachments?: { type: 'image' | 'video' | 'audio' | 'file'; url: string; mimeType?: string; name?: string }[];
   template?: { name?: string; language?: string; parameters?: string[] }; humanAgent?: boolean; subject?: string;
 };
+
+/** The longest a delivery waits for its slot inside the activity (its timeout is 5 minutes). */
+const MAX_SLOT_WAIT_MS = 3 * 60_000;
 
 const SENDABLE_STATUSES = new Set(['active', 'syncing', 'degraded', 'rate_limited']);
 
@@ -57,10 +65,30 @@ export function createSendActivities(deps: SendDeps) {
       return closed ? { ok: false, code: 'window_closed', reason: closed } : { ok: true };
     },
 
-    /** Calls the platform once; records `sent` and the alias under the platform's ID. */
-    async deliverMessage({ messageId }: { messageId: string }): Promise<{ externalId: string }> {
+    /**
+     * Takes the channel's next send slot (activities/send-pacing.ts). The workflow sleeps on a
+     * durable timer until just before it; the delivery then waits out the rest.
+     */
+    async reserveSendSlot({ messageId }: { messageId: string }): Promise<{ slotAt: number }> {
+      const message = await loadMessage(messageId);
+      const channel = await ChannelModel.findById(message.channelId, { platform: 1, sendRatePerSecond: 1 }).lean();
+      if (!channel) throw ApplicationFailure.nonRetryable('the channel no longer exists', 'PermanentPlatformError');
+      return { slotAt: await takeSendSlot(String(message.channelId), sendRateOf(channel.platform, channel.sendRatePerSecond)) };
+    },
+
+    /**
+     * Calls the platform once, in its send slot; records `sent` and the alias under the platform's
+     * ID. A first attempt uses the slot the workflow reserved; a retry takes a new one.
+     */
+    async deliverMessage({ messageId, slotAt }: { messageId: string; slotAt?: number }): Promise<{ externalId: string }> {
       const message = await loadMessage(messageId);
       const channel = await load(String(message.channelId));
+      const slot = slotAt !== undefined && !isRetriedAttempt() ? slotAt : await takeSendSlot(String(message.channelId), sendRateOf(channel.platform, channel.sendRatePerSecond));
+      if (slot - Date.now() > MAX_SLOT_WAIT_MS) {
+        // A queue this deep: give the slot up and come back later rather than hold a worker slot.
+        throw ApplicationFailure.create({ type: 'RateLimited', message: 'the channel\'s send queue is long', nextRetryDelay: slot - Date.now() - MAX_SLOT_WAIT_MS / 2 });
+      }
+      await waitUntil(slot, () => heartbeatIfActivity());
       const conv = await ConversationModel.findById(message.conversationId, { externalId: 1, participant: 1, subject: 1 }).lean();
       if (!conv) throw ApplicationFailure.nonRetryable('the conversation no longer exists', 'PermanentPlatformError');
       const adapter = adapterFor(channel.platform);
@@ -95,10 +123,13 @@ export function createSendActivities(deps: SendDeps) {
       const alias = messageKey(String(message.channelId), sent.externalId);
       // The alias first: an echo arriving now is refused as a duplicate and statuses find it.
       await insertNew(MessageModel.collection, [{ _id: alias, aliasOf: messageId, channelId: message.channelId, tenantId: message.tenantId }]);
-      await MessageModel.collection.updateOne({ _id: messageId, statusRank: { $not: { $gte: statusRank('sent') } } } as Document, {
+      const marked = await MessageModel.collection.updateOne({ _id: messageId, statusRank: { $not: { $gte: statusRank('sent') } } } as Document, {
         $set: { status: 'sent', statusRank: statusRank('sent'), externalId: sent.externalId, sentAt: new Date(sent.timestamp), platformTimestamp: new Date(sent.timestamp), updatedAt: new Date() },
         $unset: { error: '' },
       });
+      if (marked.modifiedCount === 1 || isRetriedAttempt()) {
+        await appendEvents(String(message.tenantId), [messageStatusChanged(message, 'sent', new Date(sent.timestamp))]);
+      }
       // The conversation's summary moves on as for any outbound message (preview, unread reset).
       await bulkWriteInChunks(ConversationModel.collection, summaryUpdates(message.conversationId, batchToken([messageId]), [{
         externalId: sent.externalId, direction: 'outbound', sender: { externalId: String(channel.account?.id ?? '') }, timestamp: sent.timestamp,
@@ -111,9 +142,13 @@ export function createSendActivities(deps: SendDeps) {
     /** Marks the message failed with the reason; an auth failure also tells the channel workflow. */
     async recordSendFailure({ messageId, code, reason, reauth }: { messageId: string; code: string; reason: string; reauth?: boolean }): Promise<void> {
       const message = await loadMessage(messageId);
-      await MessageModel.collection.updateOne({ _id: messageId, status: 'pending' } as Document, {
-        $set: { status: 'failed', statusRank: statusRank('failed'), error: { code, message: reason.slice(0, 500) }, updatedAt: new Date() },
+      const error = { code, message: reason.slice(0, 500) };
+      const marked = await MessageModel.collection.updateOne({ _id: messageId, status: 'pending' } as Document, {
+        $set: { status: 'failed', statusRank: statusRank('failed'), error, updatedAt: new Date() },
       });
+      if (marked.modifiedCount === 1 || isRetriedAttempt()) {
+        await appendEvents(String(message.tenantId), [messageStatusChanged(message, 'failed', new Date(), error)]);
+      }
       if (reauth && deps.temporal) {
         const channel = await ChannelModel.findById(message.channelId, { workflowId: 1 }).lean();
         if (channel) await deps.temporal.workflow.getHandle(channel.workflowId).signal(credentialsRejectedSignal, { reason }).catch(() => undefined);

@@ -28,6 +28,8 @@ const channelSchema = new Schema(
     webhookVerifyTokenHash: { type: String, select: false },
     capabilities: { type: [String], default: [] },
     settings: { type: Schema.Types.Mixed, default: {} },
+    // Sends per second for this channel (lib/domain/send-rate.ts); unset = the platform's cap.
+    sendRatePerSecond: { type: Number },
     // Incremental sync position (Graph cursor/timestamp, Gmail historyId, IMAP UIDVALIDITY/UID…).
     cursor: { type: Schema.Types.Mixed },
     backfill: {

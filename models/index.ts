@@ -8,3 +8,5 @@ export * from './message';
 export * from './webhook-event';
 export * from './webhook-delivery';
 export * from './daily-stat';
+export * from './tenant-event';
+export * from './send-pace';

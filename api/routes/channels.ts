@@ -18,6 +18,7 @@ import { ChannelModel, type Channel } from '../../models';
 import type { channelWorkflow } from '../../workflows/channel';
 import { connectUpdate, disconnectSignal, refreshNowUpdate, syncNowSignal, testConnectionUpdate } from '../../workflows/channel';
 import { requireRole } from '../auth/middleware';
+import { SEND_RATE, sendRateOf } from '../../lib/domain/send-rate';
 import { errorResponses, newRouter, ObjectIdParam } from '../router';
 
 export interface ChannelRouteDeps {
@@ -42,6 +43,11 @@ const ChannelView = z.object({
   account: z.object({ id: z.string().nullable(), name: z.string().nullable(), handle: z.string().nullable() }),
   credentials: z.record(z.string(), z.string()).openapi({ description: 'Masked hints only (e.g. "…a1b2"); secrets are never returned' }),
   capabilities: z.array(z.string()),
+  sendRate: z.object({
+    perSecond: z.number().openapi({ description: 'Sends per second this channel never exceeds' }),
+    configured: z.number().nullable().openapi({ description: 'Set on the channel (null: the platform default)' }),
+    platformDefault: z.number(), platformMax: z.number(),
+  }),
   workflowId: z.string(),
   tokenExpiresAt: z.string().nullable(),
   lastSyncedAt: z.string().nullable(),
@@ -58,7 +64,9 @@ export const toChannelView = (ch: ChannelDoc): z.infer<typeof ChannelView> => ({
   id: String(ch._id), platform: ch.platform, name: ch.name, status: ch.status, statusReason: ch.statusReason ?? null,
   account: { id: ch.account?.id ?? null, name: ch.account?.name ?? null, handle: ch.account?.handle ?? null },
   credentials: Object.fromEntries(ch.credentialHints instanceof Map ? ch.credentialHints : Object.entries(ch.credentialHints ?? {})),
-  capabilities: ch.capabilities ?? [], workflowId: ch.workflowId, tokenExpiresAt: iso(ch.tokenExpiresAt),
+  capabilities: ch.capabilities ?? [],
+  sendRate: { perSecond: sendRateOf(ch.platform, ch.sendRatePerSecond), configured: ch.sendRatePerSecond ?? null, platformDefault: SEND_RATE[ch.platform].default, platformMax: SEND_RATE[ch.platform].max },
+  workflowId: ch.workflowId, tokenExpiresAt: iso(ch.tokenExpiresAt),
   lastSyncedAt: iso(ch.lastSyncedAt), lastError: ch.lastError ?? null, lastErrorAt: iso(ch.lastErrorAt), errorCount: ch.errorCount ?? 0,
   backfill: { done: ch.backfill?.done ?? false, pages: ch.backfill?.pages ?? 0, conversations: ch.backfill?.conversations ?? 0, messages: ch.backfill?.messages ?? 0 },
   createdAt: iso(ch.createdAt) ?? '',
@@ -72,6 +80,11 @@ const CreateChannel = z.object({
   }),
   settings: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Platform options, e.g. {"pageId": "…"} to pick one of several Pages' }),
 }).openapi('CreateChannel');
+
+const UpdateChannel = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  sendRatePerSecond: z.number().min(0.01).max(1000).nullable().optional().openapi({ description: 'Sends per second (null: back to the platform default); at most the platform\'s cap' }),
+}).strict().refine((b) => b.name !== undefined || b.sendRatePerSecond !== undefined, { message: 'give name and/or sendRatePerSecond' }).openapi('UpdateChannel');
 
 const ConnectResponse = z.object({
   channel: ChannelView,
@@ -199,6 +212,29 @@ export function channelRoutes(deps: ChannelRouteDeps) {
       responses: { 200: { description: 'The channel', content: { 'application/json': { schema: z.object({ channel: ChannelView }) } } }, ...errorResponses(400, 401, 404) },
     }),
     async (c) => c.json({ channel: toChannelView(await findChannel(c.get('caller').tenantId, c.req.valid('param').id)) }, 200),
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'patch', path: '/v1/channels/{id}', tags: ['channels'], summary: 'Rename a channel or set its send rate', security,
+      middleware: [requireRole('admin')] as const,
+      request: { params: IdParams, body: { content: { 'application/json': { schema: UpdateChannel } }, required: true } },
+      responses: { 200: { description: 'The channel', content: { 'application/json': { schema: z.object({ channel: ChannelView }) } } }, ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const ch = await findChannel(c.get('caller').tenantId, c.req.valid('param').id);
+      const body = c.req.valid('json');
+      const max = SEND_RATE[ch.platform].max;
+      if (body.sendRatePerSecond != null && body.sendRatePerSecond > max) {
+        throw new AppError(400, 'send_rate_too_high', `sendRatePerSecond: ${ch.platform} allows at most ${max} messages per second (${SEND_RATE[ch.platform].source})`);
+      }
+      const set = { ...(body.name !== undefined ? { name: body.name } : {}), ...(typeof body.sendRatePerSecond === 'number' ? { sendRatePerSecond: body.sendRatePerSecond } : {}) };
+      await ChannelModel.updateOne({ _id: ch._id }, {
+        ...(Object.keys(set).length > 0 ? { $set: set } : {}),
+        ...(body.sendRatePerSecond === null ? { $unset: { sendRatePerSecond: 1 } } : {}),
+      });
+      return c.json({ channel: toChannelView(await findChannel(c.get('caller').tenantId, String(ch._id))) }, 200);
+    },
   );
 
   router.openapi(

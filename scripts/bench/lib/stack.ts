@@ -101,7 +101,7 @@ export interface BenchStack {
   childCpuSeconds(): { temporal: number | null; ferretdb: number | null };
 }
 
-export type ApiCall = (method: string, path: string, init?: { key?: string; body?: unknown }) => Promise<{ status: number; json: any; text: string }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type ApiCall = (method: string, path: string, init?: { key?: string; body?: unknown; headers?: Record<string, string> }) => Promise<{ status: number; json: any; text: string }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const noop = () => undefined;
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
@@ -250,7 +250,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     defer('API server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   }
   const call: ApiCall = async (method, p, init = {}) => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...init.headers };
     if (init.key) headers.authorization = `Bearer ${init.key}`;
     let body: string | undefined;
     if (init.body !== undefined) { body = JSON.stringify(init.body); headers['content-type'] = 'application/json'; }
