@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ApplicationFailure, Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSignal, syncNowSignal, type channelWorkflow } from '../workflows/channel';
+import type { dailyAnalyticsWorkflow } from '../workflows/analytics';
 import type { reconcileChannelsWorkflow } from '../workflows/reconcile';
 import type { sendMessageWorkflow } from '../workflows/send';
 import { WORKFLOWS_PATH } from '../workers/worker';
@@ -54,6 +55,7 @@ async function main() {
         deliverMessage: async (_: unknown) => { sendAttempts++; if (sendAttempts === 1) throw ApplicationFailure.create({ type: 'PlatformUnavailable', message: '503 from the platform' }); return { externalId: 'm_sent_1' }; },
         recordSendFailure: async () => undefined,
         sweepChannels: async () => ({ channels: 2, syncsRequested: 2, wokenForEvents: 1, failedSignals: 0, parked: { held: 0, unmatched: 1, deferred: 0 } }),
+        aggregateDailyStats: async ({ day }: { day: string }) => ({ day, messages: 12, written: 3, removed: 0 }),
       },
     });
     const save = async (name: string, workflowId: string) => {
@@ -106,6 +108,11 @@ async function main() {
       const sweep = await client.workflow.start<typeof reconcileChannelsWorkflow>('reconcileChannelsWorkflow', { taskQueue, workflowId: 'reconcile-channels:record', args: [{}] });
       await sweep.result();
       await save('reconcile-channels', sweep.workflowId);
+
+      // daily-analytics: one run as the schedule starts it (yesterday and today).
+      const analytics = await client.workflow.start<typeof dailyAnalyticsWorkflow>('dailyAnalyticsWorkflow', { taskQueue, workflowId: 'daily-analytics:record', args: [{}] });
+      await analytics.result();
+      await save('daily-analytics', analytics.workflowId);
     });
   } finally {
     await nativeConnection.close();
