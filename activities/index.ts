@@ -1,9 +1,11 @@
 // Every activity the worker registers. Workflows type their proxies from `Activities`.
+import { aggregateDailyStats } from './analytics';
 import { createChannelLifecycleActivities, type LifecycleDeps } from './channel-lifecycle';
 import { createChannelRecordActivities } from './channel-records';
 import { drainChannelEvents } from './inbox-events';
 import { createReconcileActivities, type ReconcileDeps } from './reconcile';
 import { createSendActivities, type SendDeps } from './send';
+import { createMarkReadActivities } from './mark-read';
 
 export type ActivityDeps = LifecycleDeps & ReconcileDeps & SendDeps;
 
@@ -14,6 +16,8 @@ export function createActivities(deps: ActivityDeps) {
     drainChannelEvents,
     ...createReconcileActivities(deps),
     ...createSendActivities(deps),
+    ...createMarkReadActivities(deps),
+    aggregateDailyStats,
   };
 }
 

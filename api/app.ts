@@ -21,6 +21,8 @@ import { webhookEventRoutes } from './routes/webhook-events';
 import { conversationRoutes } from './routes/conversations';
 import { contactRoutes } from './routes/contacts';
 import { messageRoutes } from './routes/messages';
+import { analyticsRoutes } from './routes/analytics';
+import { eventRoutes } from './routes/events';
 import { ChannelDirectory } from './webhooks/directory';
 import { WebhookIntake } from './webhooks/intake';
 import { WEBHOOK_SOURCES, webhookSecrets } from './webhooks/sources';
@@ -84,9 +86,11 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', async (c, next) => (c.req.path === '/v1/oauth/callback' ? next() : requireApiKey(c, next)));
   app.route('/', apiKeyRoutes());
   app.route('/', webhookEventRoutes());
-  app.route('/', conversationRoutes());
+  app.route('/', analyticsRoutes());
+  app.route('/', conversationRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, platforms: deps.platforms }));
   app.route('/', contactRoutes());
   app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
+  app.route('/', eventRoutes());
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

@@ -21,7 +21,12 @@ const contactSchema = new Schema(
     tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant', required: true },
     name: { type: String, trim: true },
     identities: { type: [identitySchema], default: [] },
+    // Merging B into A (api/routes/contacts.ts): B.mergingInto = A first (the intent, so a repeat
+    // finishes an interrupted merge), then identities and conversations move to A, then
+    // B.mergedInto = A. A merged contact stays as a pointer: reads of B answer with A.
+    mergingInto: { type: Schema.Types.ObjectId, ref: 'Contact' },
     mergedInto: { type: Schema.Types.ObjectId, ref: 'Contact' },
+    mergedAt: { type: Date },
   },
   { timestamps: true },
 );

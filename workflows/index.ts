@@ -2,3 +2,5 @@
 export { channelWorkflow } from './channel';
 export { reconcileChannelsWorkflow } from './reconcile';
 export { sendMessageWorkflow } from './send';
+export { dailyAnalyticsWorkflow } from './analytics';
+export { markReadWorkflow } from './mark-read';

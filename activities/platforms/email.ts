@@ -34,6 +34,7 @@ import {
   type ConnectResult,
   type Credentials,
   type ErrorClass,
+  type MarkReadRequest,
   type NormalizedAttachment,
   type NormalizedConversation,
   type NormalizedMessage,
@@ -94,7 +95,7 @@ export class EmailAdapter implements ChannelAdapter {
   }
 
   capabilities(): Capability[] {
-    return ['read', 'history', 'send', 'send_media'];
+    return ['read', 'history', 'send', 'send_media', 'mark_read'];
   }
 
   async connectWithCredentials(input: Record<string, unknown>): Promise<ConnectResult> {
@@ -275,6 +276,32 @@ export class EmailAdapter implements ChannelAdapter {
       if (sent) await client.append(sent, raw, ['\\Seen'], date);
     }).catch(() => undefined);
     return { externalId: messageId, timestamp: date.getTime() };
+  }
+
+  /**
+   * Sets `\Seen` on the inbound mails the agent read: INBOX opened read-write, the mails found by
+   * their Message-ID header (our externalIds), flags added by UID. Mails no longer there are skipped.
+   */
+  async markRead({ credentials, read }: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void> {
+    const ids = read.messageIds.filter((id) => /^<[^<>\s]+>$/.test(id));
+    // Mail without a Message-ID is known by `INBOX:<UIDVALIDITY>:<UID>` (see the file comment).
+    const byUid = read.messageIds.map((id) => /^INBOX:(\d+):(\d+)$/.exec(id)).filter((m): m is RegExpExecArray => !!m);
+    if (!ids.length && !byUid.length) return;
+    const { imap } = serversOf(credentials);
+    try {
+      await this.withImap(imap, async (client) => {
+        const box = await client.mailboxOpen('INBOX');
+        const uids = byUid.filter((m) => m[1] === box.uidValidity.toString()).map((m) => Number(m[2]));
+        if (ids.length) {
+          const byId = ids.map((id) => ({ header: { 'message-id': id } }));
+          const found = await client.search(byId.length === 1 ? { seen: false, ...byId[0]! } : { seen: false, or: byId }, { uid: true });
+          if (found) uids.push(...found);
+        }
+        if (uids.length) await client.messageFlagsAdd([...new Set(uids)].join(','), ['\\Seen'], { uid: true });
+      });
+    } catch (err) {
+      throw this.wrap(err, imap, 'IMAP');
+    }
   }
 
   classify(err: unknown): ErrorClass {

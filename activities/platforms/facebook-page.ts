@@ -3,10 +3,10 @@
 // error classification. Each subclass says which scopes it asks for and how it finds its Page.
 import type { PlatformConfig } from '../../lib/platform-config';
 import {
-  classifyMetaError, DEFAULT_TIMEOUT_MS, facebookAuthorizationUrl, GraphClient, revokeFacebookLogin, sendMetaMessage, str, token,
+  classifyMetaError, DEFAULT_TIMEOUT_MS, facebookAuthorizationUrl, GraphClient, markMetaSeen, revokeFacebookLogin, sendMetaMessage, str, token,
   type FacebookLoginConfig, type MetaAdapterOptions,
 } from './meta';
-import type { AccountInfo, Capability, ChannelAdapter, ConnectResult, Credentials, ErrorClass, OutboundMessage, SendResult, SyncCursor, SyncPage } from './types';
+import type { AccountInfo, Capability, ChannelAdapter, ConnectResult, Credentials, ErrorClass, MarkReadRequest, OutboundMessage, SendResult, SyncCursor, SyncPage } from './types';
 
 export abstract class FacebookPageAdapter implements ChannelAdapter {
   abstract readonly platform: 'messenger' | 'instagram';
@@ -42,6 +42,12 @@ export abstract class FacebookPageAdapter implements ChannelAdapter {
   async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage }): Promise<SendResult> {
     const pageId = this.pageIdOf(input.credentials, input.account);
     return sendMetaMessage(this.graph, { path: `${this.cfg.graphVersion}/${pageId}/messages`, token: token(input.credentials, this.platform), message: input.message });
+  }
+
+  /** `mark_seen` as the Page to the conversation's customer (PSID, or IGSID through the linked Page). */
+  async markRead(input: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void> {
+    const pageId = this.pageIdOf(input.credentials, input.account);
+    await markMetaSeen(this.graph, { path: `${this.cfg.graphVersion}/${pageId}/messages`, token: token(input.credentials, this.platform), recipient: input.read.participant.externalId });
   }
 
   async revoke(credentials: Credentials): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type ConnectResult,
   type Credentials,
   type ErrorClass,
+  type MarkReadRequest,
   type NormalizedAttachment,
   type NormalizedConversation,
   type NormalizedMessage,
@@ -315,6 +316,17 @@ export class GmailAdapter implements ChannelAdapter {
     const sent = await this.call(() => client.users.messages.send({ userId: 'me', requestBody: { raw: raw.toString('base64url'), threadId } }, this.callOptions));
     if (!sent.id) throw new PlatformError(PLATFORM, { kind: 'retryable', message: 'Gmail send response lacks the message id', code: 'bad_response' });
     return { externalId: sent.id, timestamp: Date.now() };
+  }
+
+  /**
+   * users.messages.batchModify removing UNREAD from the inbound messages the agent read (not the
+   * whole thread: a message that arrived since stays unread). Gmail ignores ids it no longer has.
+   */
+  async markRead({ credentials, read }: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void> {
+    const ids = read.messageIds.filter((id) => /^[0-9a-f]+$/i.test(id)).slice(0, 1000);
+    if (!ids.length) return;
+    const client = this.api(credentials);
+    await this.call(() => client.users.messages.batchModify({ userId: 'me', requestBody: { ids, removeLabelIds: ['UNREAD'] } }, this.callOptions));
   }
 
   // ---- errors -------------------------------------------------------------------------------

@@ -4,10 +4,10 @@
 // account's `user_id` (the id webhooks use), not the app-scoped `id`.
 // Reference: /work/shared/platforms/meta-oauth.md §3, messenger-instagram.md.
 import type { PlatformConfig } from '../../lib/platform-config';
-import { classifyMetaError, cleanCode, DEFAULT_TIMEOUT_MS, expiresAtFrom, GraphClient, INSTAGRAM_WEBHOOK_FIELDS, mask, permanent, sendMetaMessage, str, subscribeWebhooks, token, type MetaAdapterOptions } from './meta';
+import { classifyMetaError, cleanCode, DEFAULT_TIMEOUT_MS, expiresAtFrom, GraphClient, INSTAGRAM_WEBHOOK_FIELDS, markMetaSeen, mask, permanent, sendMetaMessage, str, subscribeWebhooks, token, type MetaAdapterOptions } from './meta';
 import { fetchConversationsPage } from './meta/conversations';
 
-import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type OutboundMessage, type RefreshResult, type SendResult, type SyncCursor, type SyncPage } from './types';
+import { PlatformError, type AccountInfo, type Capability, type ChannelAdapter, type ConnectResult, type Credentials, type ErrorClass, type MarkReadRequest, type OutboundMessage, type RefreshResult, type SendResult, type SyncCursor, type SyncPage } from './types';
 
 export const INSTAGRAM_LOGIN_SCOPES = ['instagram_business_basic', 'instagram_business_manage_messages'] as const;
 /** Instagram refuses to refresh a long-lived token younger than 24 h. */
@@ -142,6 +142,11 @@ export class InstagramLoginAdapter implements ChannelAdapter {
   /** Send API on graph.instagram.com as the logged-in account: `POST /me/messages` with the Instagram token. */
   async send(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage }): Promise<SendResult> {
     return sendMetaMessage(this.graph, { path: `${this.version}/me/messages`, token: token(input.credentials, this.platform), message: input.message });
+  }
+
+  /** `mark_seen` on graph.instagram.com as the logged-in account to the conversation's IGSID. */
+  async markRead(input: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void> {
+    await markMetaSeen(this.graph, { path: `${this.version}/me/messages`, token: token(input.credentials, this.platform), recipient: input.read.participant.externalId });
   }
 
   // No revoke: Instagram Login has no documented endpoint to remove the app's access.

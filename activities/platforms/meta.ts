@@ -483,6 +483,23 @@ export async function sendMetaMessage(graph: GraphClient, input: { path: string;
   return first!;
 }
 
+/**
+ * Sender action `mark_seen` to the customer (`POST {node}/messages` with `recipient` and
+ * `sender_action` only): Meta shows the conversation as seen. Sender actions are only allowed
+ * inside the 24-hour window; outside it → permanent `window_closed`.
+ */
+export async function markMetaSeen(graph: GraphClient, input: { path: string; token: string; recipient: string }): Promise<void> {
+  const recipient = str(input.recipient);
+  if (!recipient) throw permanent(graph.platform, 'the conversation has no recipient (PSID/IGSID) to mark seen', 'invalid_recipient');
+  try {
+    await graph.request({ method: 'POST', path: input.path, token: input.token, json: { recipient: { id: recipient }, sender_action: 'mark_seen' } });
+  } catch (err) {
+    if (!isWindowError(err)) throw err;
+    const e = err as PlatformError;
+    throw new PlatformError(graph.platform, { kind: 'permanent', message: `the 24-hour window is closed: Meta takes sender actions only inside it [${e.classification.message}]`, code: 'window_closed' }, e.status);
+  }
+}
+
 /** The channel's stored access token (the Page token, or the Instagram user token). */
 export function token(credentials: Credentials, platform: ChannelAdapter['platform']): string {
   const t = str(credentials.accessToken);

@@ -112,6 +112,16 @@ export interface SendResult {
   timestamp: number;
 }
 
+/** What an agent has read in one conversation, handed to the platform's own "seen" state. */
+export interface MarkReadRequest {
+  /** The platform's thread ID (Gmail threadId, email root Message-ID, wa_id, t_…). */
+  conversationExternalId: string;
+  /** The customer, as this channel addresses them (Meta's mark_seen goes to this PSID/IGSID). */
+  participant: { externalId: string; handle?: string };
+  /** Platform IDs of the inbound messages read, newest first: the first is the latest (at most 100). */
+  messageIds: string[];
+}
+
 export interface ChannelAdapter {
   readonly platform: Platform;
   /** True when connecting goes through an OAuth consent redirect. */
@@ -142,6 +152,12 @@ export interface ChannelAdapter {
    * `statusCallbackUrl`: where the platform should post delivery statuses (Twilio).
    */
   send?(input: { credentials: Credentials; account: AccountInfo; message: OutboundMessage; statusCallbackUrl?: string }): Promise<SendResult>;
+  /**
+   * Tells the platform the business has read the conversation (capability `mark_read`): WhatsApp
+   * read receipt on the latest message, Meta `mark_seen`, Gmail UNREAD removed, IMAP `\Seen`.
+   * Errors are classified as for send; outside a reply window Meta refuses it (`window_closed`).
+   */
+  markRead?(input: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void>;
   /** Revokes what can be revoked on disconnect (best effort). */
   revoke?(credentials: Credentials, account: AccountInfo): Promise<void>;
   /** Classifies any error this adapter's calls throw. */

@@ -14,6 +14,7 @@ import {
   type ConnectResult,
   type Credentials,
   type ErrorClass,
+  type MarkReadRequest,
   type OutboundMessage,
   type SendResult,
   type SyncCursor,
@@ -131,6 +132,17 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
     const wamid = res.messages?.[0]?.id;
     if (typeof wamid !== 'string' || !wamid) throw new PlatformError(PLATFORM, { kind: 'retryable', message: 'Graph accepted the send but returned no message id' });
     return { externalId: wamid, timestamp: Date.now() };
+  }
+
+  /**
+   * Read receipt: `POST /{phone-number-id}/messages` `{messaging_product, status: 'read', message_id}`
+   * on the latest inbound message (the customer sees blue ticks; WhatsApp marks the earlier ones read too).
+   */
+  async markRead(input: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void> {
+    const latest = input.read.messageIds[0];
+    if (!latest) return;
+    const phoneNumberId = String(input.credentials.phoneNumberId ?? input.account.id);
+    await this.graphPost<{ success?: boolean }>(tokenOf(input.credentials), `/${phoneNumberId}/messages`, { messaging_product: 'whatsapp', status: 'read', message_id: latest });
   }
 
   classify(err: unknown): ErrorClass {

@@ -3,10 +3,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Types } from 'mongoose';
 import { PLATFORMS } from '../../lib/domain/channel';
-import { notFound } from '../../lib/errors';
 import { ContactModel } from '../../models';
 import { decodeCursor, encodeCursor, escapeRegex } from '../cursor';
-import { errorResponses, newRouter, ObjectIdParam } from '../router';
+import { errorResponses, ErrorSchema, newRouter, ObjectIdParam } from '../router';
+import { mergeContacts, resolveContact } from './contact-merge';
 
 const security = [{ apiKey: [] }];
 
@@ -28,6 +28,10 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(25),
   cursor: z.string().max(200).optional(),
 });
+const MergeBody = z.object({
+  contactId: ObjectIdParam.openapi({ description: 'The contact merged into this one (it then stops being listed; reading it answers with this one)' }),
+}).openapi('MergeContact');
+
 const isCursor = (v: unknown): v is { id: string } => !!v && typeof v === 'object' && typeof (v as { id: unknown }).id === 'string' && Types.ObjectId.isValid((v as { id: string }).id);
 
 export function contactRoutes() {
@@ -57,13 +61,41 @@ export function contactRoutes() {
   router.openapi(
     createRoute({
       method: 'get', path: '/v1/contacts/{id}', tags: ['inbox'], summary: 'One contact with its identities', security,
+      description: 'A contact merged into another answers with that one (its `id` differs from the one asked for; `Content-Location` names it).',
       request: { params: z.object({ id: ObjectIdParam }) },
       responses: { 200: { description: 'The contact', content: { 'application/json': { schema: z.object({ contact: ContactView }) } } }, ...errorResponses(400, 401, 404) },
     }),
     async (c) => {
-      const contact = await ContactModel.findById(c.req.valid('param').id).lean<ContactDoc & { tenantId: Types.ObjectId }>();
-      if (!contact || String(contact.tenantId) !== c.get('caller').tenantId) throw notFound('Contact');
+      const id = c.req.valid('param').id;
+      const contact = await resolveContact<ContactDoc & { tenantId: Types.ObjectId }>(new Types.ObjectId(c.get('caller').tenantId), new Types.ObjectId(id));
+      if (String(contact._id) !== id.toLowerCase()) c.header('Content-Location', `/v1/contacts/${String(contact._id)}`);
       return c.json({ contact: toView(contact) }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: 'post', path: '/v1/contacts/{id}/merge', tags: ['inbox'], summary: 'Merge another contact into this one', security,
+      description: 'The other contact\'s identities and conversations move to this one, and its name fills this one\'s where this one only has a handle or ID. '
+        + 'It is then no longer listed, and `GET /v1/contacts/{its id}` answers with this contact. Replies keep going through each conversation\'s own channel '
+        + 'and recipient. Repeating a merge (e.g. after a timeout) is harmless and completes it.',
+      request: { params: z.object({ id: ObjectIdParam }), body: { content: { 'application/json': { schema: MergeBody } }, required: true } },
+      responses: {
+        200: {
+          description: 'The merged contact',
+          content: { 'application/json': { schema: z.object({ contact: ContactView, merged: z.object({ contactId: z.string(), identitiesMoved: z.number(), conversationsMoved: z.number() }) }) } },
+        },
+        ...errorResponses(400, 401, 404, 409),
+        422: { description: 'A contact cannot be merged with itself', content: { 'application/json': { schema: ErrorSchema } } },
+      },
+    }),
+    async (c) => {
+      const tenantId = new Types.ObjectId(c.get('caller').tenantId);
+      const intoId = new Types.ObjectId(c.req.valid('param').id);
+      const fromId = new Types.ObjectId(c.req.valid('json').contactId);
+      const result = await mergeContacts(tenantId, intoId, fromId);
+      const contact = await resolveContact<ContactDoc & { tenantId: Types.ObjectId }>(tenantId, intoId);
+      return c.json({ contact: toView(contact), merged: { contactId: String(fromId), ...result } }, 200);
     },
   );
   return router;

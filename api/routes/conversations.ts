@@ -3,8 +3,13 @@
 // assign, labels, close/reopen/snooze). Every query is scoped to the caller's tenant: another
 // tenant's conversation is a 404, not a 403.
 import { createRoute, z } from '@hono/zod-openapi';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { Types } from 'mongoose';
-import { PLATFORMS } from '../../lib/domain/channel';
+import type { Logger } from 'pino';
+import { ADAPTER_FACTORIES } from '../../activities/platforms';
+import type { PlatformConfig } from '../../lib/platform-config';
+import { markReadWorkflowId, type markReadWorkflow } from '../../workflows/mark-read';
+import { PLATFORMS, type Platform } from '../../lib/domain/channel';
 import { AppError, notFound } from '../../lib/errors';
 import { CONVERSATION_STATUSES, ConversationModel, MessageModel, MESSAGE_STATUSES, type Conversation, type Message } from '../../models';
 import { decodeCursor, encodeCursor, escapeRegex } from '../cursor';
@@ -86,8 +91,53 @@ const isMessageCursor = (v: unknown): v is MessageCursor => !!v && typeof v === 
 
 const IdParam = z.object({ id: z.string().min(3).max(600).openapi({ description: 'Conversation ID (as returned, URL-encoded)' }) });
 
-export function conversationRoutes() {
+/** What POST …/read asked of the platform (the platform call itself happens in the background). */
+const PlatformReadView = z.object({
+  status: z.enum(['requested', 'already_requested', 'unsupported', 'nothing_to_mark', 'unavailable']).openapi({
+    description: 'requested: a mark-read workflow will tell the platform; already_requested: this same read (same latest inbound message) was asked for before; '
+      + 'unsupported: the platform has no read receipts (Twilio, TikTok); nothing_to_mark: no inbound message yet; unavailable: it could not be scheduled now (read again to retry)',
+  }),
+  workflowId: z.string().nullable().openapi({ description: 'The Temporal workflow doing it' }),
+}).openapi('PlatformRead');
+
+/** Starting mark-read workflows needs Temporal; what a platform can do comes from its adapter. */
+export interface ConversationRouteDeps { temporal: Client; taskQueue: string; platforms: PlatformConfig }
+
+export function conversationRoutes(deps?: ConversationRouteDeps) {
   const router = newRouter();
+
+  const canMarkRead = new Map<Platform, boolean>();
+  const supportsMarkRead = (platform: Platform): boolean => {
+    if (!canMarkRead.has(platform)) {
+      const adapter = deps ? ADAPTER_FACTORIES[platform]?.(deps.platforms) : undefined;
+      canMarkRead.set(platform, !!adapter?.markRead && adapter.capabilities().includes('mark_read'));
+    }
+    return canMarkRead.get(platform)!;
+  };
+
+  /**
+   * Starts the mark-read workflow for this conversation's latest inbound message; its ID names that
+   * message (by time), so a repeat is refused by Temporal and costs no second platform call. A run
+   * that failed (revoked token, channel offline) may be started again by a later read.
+   */
+  async function requestPlatformRead(conv: ConversationDoc, log: Logger): Promise<z.infer<typeof PlatformReadView>> {
+    if (!deps || !supportsMarkRead(conv.platform)) return { status: deps ? 'unsupported' : 'unavailable', workflowId: null };
+    if (!conv.lastInboundAt) return { status: 'nothing_to_mark', workflowId: null };
+    const upTo = conv.lastInboundAt.getTime();
+    const workflowId = markReadWorkflowId(conv._id, upTo);
+    try {
+      await deps.temporal.workflow.start<typeof markReadWorkflow>('markReadWorkflow', {
+        taskQueue: deps.taskQueue, workflowId, args: [{ conversationId: conv._id, upTo }],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY', workflowExecutionTimeout: '1 hour',
+      });
+      return { status: 'requested', workflowId };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { status: 'already_requested', workflowId };
+      // Our unread count is already zero; the platform's read state is best effort.
+      log.warn({ err, workflowId }, 'could not start the mark-read workflow');
+      return { status: 'unavailable', workflowId: null };
+    }
+  }
 
   /** The caller's conversation, or 404 (also for another tenant's). */
   async function load(tenantId: string, id: string) {
@@ -201,7 +251,27 @@ export function conversationRoutes() {
       },
     );
   };
-  action('/read', 'Mark read (unread count 0)', undefined, () => ({ $set: { unreadCount: 0, lastReadAt: new Date() } }));
+  router.openapi(
+    createRoute({
+      method: 'post', path: '/v1/conversations/{id}/read', tags: ['inbox'], security,
+      summary: 'Mark read: unread count 0 here, and on the platform where it has read receipts (in the background)',
+      description: 'Answers at once. Where the platform supports it (WhatsApp Cloud read receipt, Messenger/Instagram mark_seen, Gmail UNREAD removed, IMAP \\Seen), '
+        + 'a workflow tells the platform about the inbound messages up to the latest one; reading the same state again does not call the platform again.',
+      request: { params: IdParam },
+      responses: {
+        200: { description: 'The conversation after the change, and what was asked of the platform', content: { 'application/json': { schema: z.object({ conversation: ConversationView, platformRead: PlatformReadView }) } } },
+        ...errorResponses(401, 404),
+      },
+    }),
+    async (c) => {
+      const tenantId = c.get('caller').tenantId;
+      const { id } = c.req.valid('param');
+      const conv = await load(tenantId, id);
+      await ConversationModel.updateOne({ _id: conv._id }, { $set: { unreadCount: 0, lastReadAt: new Date() }, $currentDate: { updatedAt: true } });
+      const platformRead = await requestPlatformRead(conv, c.get('log'));
+      return c.json({ conversation: toConversationView(await load(tenantId, id)), platformRead }, 200);
+    },
+  );
   action('/unread', 'Mark unread', undefined, () => ({ $max: { unreadCount: 1 } }));
   action('/assign', 'Assign to an agent, or unassign with null', z.object({ assigneeId: z.string().trim().min(1).max(200).nullable() }).openapi('Assign'),
     (b: { assigneeId: string | null }) => (b.assigneeId ? { $set: { assigneeId: b.assigneeId } } : { $unset: { assigneeId: '' } }));

@@ -177,6 +177,39 @@ describe('google sandbox', () => {
     assert.ok(thread.messages[0].internalDate <= thread.messages[1].internalDate);
   });
 
+  test('messages.batchModify: UNREAD removed from the ids given (unknown ids ignored), 204; bad input → 400; read-only scope → 403', async () => {
+    const { access_token: at } = await connect();
+    const unread = async () => ((await (await gmail(at, '/messages', { query: { q: 'is:unread' } })).json()).messages ?? []).map((m: { id: string }) => m.id);
+    const ids: string[] = await unread();
+    assert.ok(ids.length > 0, 'the seeded world has unread mail');
+    const [first, ...others] = ids;
+    const profile = await (await gmail(at, '/profile')).json();
+    const res = await gmail(at, '/messages/batchModify', { method: 'POST', body: { ids: [first, 'ffff0000ffff0000'], removeLabelIds: ['UNREAD'] } });
+    assert.equal(res.status, 204);
+    assert.equal(await res.text(), '');
+    assert.deepEqual((await unread()).sort(), [...others].sort(), 'only the id given was marked read');
+    const msg = await (await gmail(at, `/messages/${first}`, { query: { format: 'minimal' } })).json();
+    assert.ok(!msg.labelIds.includes('UNREAD'));
+    const history = await (await gmail(at, '/history', { query: { startHistoryId: profile.historyId, historyTypes: ['labelRemoved'] } })).json();
+    assert.deepEqual(history.history.flatMap((h: { labelsRemoved?: { message: { id: string }; labelIds: string[] }[] }) => h.labelsRemoved ?? []).map((r: { message: { id: string }; labelIds: string[] }) => [r.message.id, r.labelIds]), [[first, ['UNREAD']]]);
+    // Again: nothing changes, no new history.
+    assert.equal((await gmail(at, '/messages/batchModify', { method: 'POST', body: { ids: [first], removeLabelIds: ['UNREAD'] } })).status, 204);
+    const again = await (await gmail(at, '/history', { query: { startHistoryId: profile.historyId, historyTypes: ['labelRemoved'] } })).json();
+    assert.equal(again.history.length, 1);
+
+    const bad = (body: unknown) => gmail(at, '/messages/batchModify', { method: 'POST', body });
+    await assertGoogleError(await bad({ ids: [], removeLabelIds: ['UNREAD'] }), 400, 'invalidArgument', 'INVALID_ARGUMENT');
+    await assertGoogleError(await bad({ ids: [first], removeLabelIds: ['NOT_A_LABEL'] }), 400, 'invalidArgument', 'INVALID_ARGUMENT');
+    await assertGoogleError(await bad({ ids: ['not hex!'], removeLabelIds: ['UNREAD'] }), 400, 'invalidArgument', 'INVALID_ARGUMENT');
+    await assertGoogleError(await bad({ ids: Array.from({ length: 1001 }, (_, i) => i.toString(16)), removeLabelIds: ['UNREAD'] }), 400, 'invalidArgument', 'INVALID_ARGUMENT');
+    await assertGoogleError(await bad({ ids: [first] }), 400, 'invalidArgument', 'INVALID_ARGUMENT');
+
+    const consent = await http(consentUrl({ sandbox_decision: 'approve', scope: 'https://www.googleapis.com/auth/gmail.readonly', include_granted_scopes: 'false' }), { redirect: 'manual' });
+    const code = new URL(consent.headers.get('location')!).searchParams.get('code')!;
+    const readonly = await (await token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: app.id, client_secret: app.secret })).json();
+    await assertGoogleError(await gmail(readonly.access_token, '/messages/batchModify', { method: 'POST', body: { ids: others, removeLabelIds: ['UNREAD'] } }), 403, 'insufficientPermissions', 'PERMISSION_DENIED');
+  });
+
   test('send: raw RFC 2822 reply lands in the thread; missing recipient → 400; upload variant', async () => {
     const { access_token: at } = await connect();
     const threadId = (await (await gmail(at, '/threads')).json()).threads[0].id;

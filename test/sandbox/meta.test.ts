@@ -454,6 +454,55 @@ describe('meta sandbox', () => {
     });
   });
 
+  describe('sender action mark_seen', () => {
+    test('mark_seen → {recipient_id}, the conversation\'s unread_count drops to 0; it sends no message and no webhook', async () => {
+      const local = await useSandbox({ platforms: ['meta'] });
+      const hooks = await webhookReceiver();
+      try {
+        await local.admin('PUT', '/webhooks/targets/meta', { url: `${hooks.url}/webhooks/meta` });
+        const w = await world(local);
+        const customer = await local.admin('POST', '/customers/meta/messages', { accountId: PAGE, text: 'anyone there?' });
+        await local.admin('POST', '/customers/meta/messages', { accountId: PAGE, customerId: customer.json.customerId, text: 'hello?' });
+        await hooks.waitFor(2);
+        const token = w.pages[0]!.pageAccessToken;
+        const conv = async () => (await get(`${local.url}/graph.facebook.com/v25.0/${PAGE}/conversations?${q({ user_id: customer.json.customerId, fields: 'unread_count,message_count', access_token: token })}`)).json.data[0];
+        assert.equal((await conv()).unread_count, 2);
+        const before = await conv();
+        const res = await post(`${local.url}/graph.facebook.com/v25.0/${PAGE}/messages?access_token=${token}`, { recipient: { id: customer.json.customerId }, sender_action: 'mark_seen' });
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(res.json, { recipient_id: customer.json.customerId });
+        const after = await conv();
+        assert.equal(after.unread_count, 0);
+        assert.equal(after.message_count, before.message_count, 'no message was sent');
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal(hooks.received.length, 2, 'no webhook for a sender action');
+        const recorded = local.sandbox.ctx.recorder.list({ platform: 'meta', endpoint: 'send' }).filter((r) => r.body.includes('mark_seen'));
+        assert.equal(recorded.length, 1);
+        assert.equal(recorded[0]!.status, 200);
+        // Instagram Login: the same sender action on graph.instagram.com/me/messages.
+        const ig = await local.admin('POST', '/customers/meta/messages', { accountId: LOGIN_IG, text: 'oi' });
+        const igSeen = await post(`${local.url}/graph.instagram.com/v25.0/me/messages`, { recipient: { id: ig.json.customerId }, sender_action: 'mark_seen', access_token: w.instagramLogin[0]!.accessToken });
+        assert.equal(igSeen.status, 200, igSeen.text);
+      } finally { await hooks.close(); await local.close(); }
+    });
+
+    test('an unknown action, a message with an action, an unknown recipient → 100; outside 24 h → 10; a revoked token → 190', async () => {
+      const local = await useSandbox({ platforms: ['meta'] });
+      try {
+        const w = await world(local);
+        const customer = await local.admin('POST', '/customers/meta/messages', { accountId: PAGE, text: 'hi' });
+        const url = `${local.url}/graph.facebook.com/v25.0/${PAGE}/messages?access_token=${w.pages[0]!.pageAccessToken}`;
+        assertGraphError(await post(url, { recipient: { id: customer.json.customerId }, sender_action: 'mark_read' }), 100);
+        assertGraphError(await post(url, { recipient: { id: customer.json.customerId }, sender_action: 'mark_seen', message: { text: 'x' } }), 100);
+        assertGraphError(await post(url, { recipient: { id: '999' }, sender_action: 'mark_seen' }), 100, 2018001);
+        await local.admin('POST', '/clock', { advanceSeconds: 25 * 3600 });
+        assertGraphError(await post(url, { recipient: { id: customer.json.customerId }, sender_action: 'mark_seen' }), 10, 2018278);
+        await local.admin('POST', '/tokens/revoke', { subject: PAGE });
+        assertGraphError(await post(url, { recipient: { id: customer.json.customerId }, sender_action: 'mark_seen' }), 190);
+      } finally { await local.close(); }
+    });
+  });
+
   describe('windows, revocation, faults and malformed input', () => {
     test('outside 24 h → 10/2018278 (Messenger) and 10/2534022 (Instagram); HUMAN_AGENT works up to 7 days', async () => {
       const local = await useSandbox({ platforms: ['meta'] });

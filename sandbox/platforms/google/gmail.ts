@@ -170,6 +170,25 @@ function buildGmailRoutes(app: Hono, world: GoogleWorld): void {
     return c.json({ id: message.id, threadId: message.threadId, labelIds: message.labelIds });
   }));
 
+  // messages.batchModify: up to 1,000 ids, 50 units; ids Gmail does not have are ignored; 204 empty.
+  app.post(`${API}/messages/batchModify`, method('messages.batchModify', 50, MODIFY, (c, rawBody, { mailbox }) => {
+    const body = parseJsonObject(rawBody);
+    if (!body) return invalid(c, 'Invalid JSON payload received.');
+    if (body.ids !== undefined && !Array.isArray(body.ids)) return invalid(c, 'Invalid JSON payload received. Unknown name "ids": Proto field is not repeating, cannot start list.');
+    const ids = Array.isArray(body.ids) ? body.ids.map(String) : [];
+    if (ids.length === 0) return invalid(c, 'No message ids specified.');
+    if (ids.length > 1000) return invalid(c, 'Number of ids cannot exceed 1000');
+    if (ids.some((id) => !/^[0-9a-f]+$/i.test(id))) return invalid(c, 'Invalid id value');
+    const add = Array.isArray(body.addLabelIds) ? body.addLabelIds.map(String) : [];
+    const remove = Array.isArray(body.removeLabelIds) ? body.removeLabelIds.map(String) : [];
+    if (add.length === 0 && remove.length === 0) return invalid(c, 'No label add or removes specified');
+    const unknown = [...add, ...remove].find((l) => !SYSTEM_LABELS.includes(l) && !mailbox.userLabels.has(l));
+    if (unknown) return invalid(c, `Invalid label: ${unknown}`);
+    const records = ids.map((id) => mailbox.messages.get(id)).filter((m): m is StoredMessage => !!m).flatMap((m) => mailbox.modify(m, add, remove));
+    world.notify(mailbox, records);
+    return c.body(null, 204);
+  }));
+
   /** messages.send (JSON raw or upload): From/Message-ID/Date filled in, threaded per Gmail's rules. */
   const send = (c: Context, mailbox: Mailbox, raw: string, threadId: unknown): Response => {
     let mime;
