@@ -6,8 +6,9 @@ import { drainChannelEvents } from './inbox-events';
 import { createReconcileActivities, type ReconcileDeps } from './reconcile';
 import { createSendActivities, type SendDeps } from './send';
 import { createMarkReadActivities } from './mark-read';
+import { createOutgoingWebhookActivities, type OutgoingWebhookDeps } from './outgoing-webhooks';
 
-export type ActivityDeps = LifecycleDeps & ReconcileDeps & SendDeps;
+export type ActivityDeps = LifecycleDeps & ReconcileDeps & SendDeps & OutgoingWebhookDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSendActivities(deps),
     ...createMarkReadActivities(deps),
     aggregateDailyStats,
+    ...createOutgoingWebhookActivities(deps),
   };
 }
 

@@ -23,6 +23,7 @@ import { contactRoutes } from './routes/contacts';
 import { messageRoutes } from './routes/messages';
 import { analyticsRoutes } from './routes/analytics';
 import { eventRoutes } from './routes/events';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints';
 import { ChannelDirectory } from './webhooks/directory';
 import { WebhookIntake } from './webhooks/intake';
 import { WEBHOOK_SOURCES, webhookSecrets } from './webhooks/sources';
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', contactRoutes());
   app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
   app.route('/', eventRoutes());
+  app.route('/', webhookEndpointRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys }));
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

@@ -10,3 +10,4 @@ export * from './webhook-delivery';
 export * from './daily-stat';
 export * from './tenant-event';
 export * from './send-pace';
+export * from './webhook-endpoint';

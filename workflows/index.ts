@@ -4,3 +4,4 @@ export { reconcileChannelsWorkflow } from './reconcile';
 export { sendMessageWorkflow } from './send';
 export { dailyAnalyticsWorkflow } from './analytics';
 export { markReadWorkflow } from './mark-read';
+export { outgoingWebhookWorkflow } from './outgoing-webhooks';
