@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { Document } from 'mongodb';
 import { windowClosedReason } from '../lib/domain/reply-window';
 import { messageKey } from '../lib/domain/keys';
-import { statusRank } from '../lib/domain/message-status';
+import { statusRank, type RankedStatus } from '../lib/domain/message-status';
 import { ChannelModel, ConversationModel, MessageModel } from '../models';
 import { credentialsRejectedSignal } from '../workflows/channel';
 import { channelAccess, type LifecycleDeps } from './channel-lifecycle';
@@ -31,6 +31,7 @@ type PendingMessage = {
   _id: string; tenantId: unknown; channelId: unknown; conversationId: string; platform: string; status: string;
   text?: string; attachments?: { type: 'image' | 'video' | 'audio' | 'file'; url: string; mimeType?: string; name?: string }[];
   template?: { name?: string; language?: string; parameters?: string[] }; humanAgent?: boolean; subject?: string;
+  externalId?: string; sentAt?: Date;
 };
 
 /** The longest a delivery waits for its slot inside the activity (its timeout is 5 minutes). */
@@ -104,7 +105,11 @@ export function createSendActivities(deps: SendDeps) {
       };
       let sent;
       const startedAt = Date.now();
-      try {
+      // The platform took it already (an earlier attempt failed after the call): do not send it
+      // again, only finish the bookkeeping, which is idempotent.
+      if (message.externalId && statusRank(message.status as RankedStatus) >= statusRank('sent') && message.status !== 'failed') {
+        sent = { externalId: message.externalId, timestamp: message.sentAt ? new Date(message.sentAt).getTime() : startedAt };
+      } else try {
         sent = await adapter.send!({
           credentials: credentialsOf(channel.credentials), account: accountOf(channel.account), message: outbound,
           ...(deps.publicUrl ? { statusCallbackUrl: `${deps.publicUrl.replace(/\/$/, '')}/webhooks/twilio` } : {}),

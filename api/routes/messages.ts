@@ -74,8 +74,10 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
         if (existing && existing.conversationId !== conv._id) throw new AppError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for a message in another conversation');
       }
       try {
+        // Never a second run for one key, even after the first finished (a retry is POST …/retry).
         await deps.temporal.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', {
           taskQueue: deps.taskQueue, workflowId: `send:${tenantId}:${hash}`, args: [{ messageId, channelId: String(conv.channelId) }],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
         });
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // the same request again: one send
@@ -110,6 +112,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
       const hash = id.split(':out:')[1] ?? id;
       await deps.temporal.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', {
         taskQueue: deps.taskQueue, workflowId: `send:${tenantId}:${hash}`, args: [{ messageId: id, channelId: String(m!.channelId) }],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE', // guarded above: only a failed message gets here
       }).catch((err) => { if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; });
       return c.json({ message: await messageFor(tenantId, id), statusUrl: `/v1/messages/${encodeURIComponent(id)}` }, 202);
     },
