@@ -168,8 +168,12 @@ export class SmtpPool {
 
   private async acquire(): Promise<SmtpSession> {
     if (this.closed) throw new Error('SMTP pool closed');
-    const idle = this.idle.pop();
-    if (idle) return idle;
+    // An idle session may have died meanwhile (its socket timeout, or the server hung up): drop it.
+    for (let idle = this.idle.pop(); idle; idle = this.idle.pop()) {
+      if (!idle.broken) return idle;
+      idle.destroy();
+      this.open--;
+    }
     if (this.open < this.size) {
       this.open++;
       try {
