@@ -11,6 +11,8 @@ import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSigna
 import type { dailyAnalyticsWorkflow } from '../workflows/analytics';
 import type { reconcileChannelsWorkflow } from '../workflows/reconcile';
 import type { sendMessageWorkflow } from '../workflows/send';
+import type { outgoingWebhookWorkflow } from '../workflows/outgoing-webhooks';
+import type { markReadWorkflow } from '../workflows/mark-read';
 import { WORKFLOWS_PATH } from '../workers/worker';
 import { freePort } from './stack/processes';
 import { startTemporal } from './stack/services';
@@ -33,6 +35,7 @@ async function main() {
   let syncs = 0;
   let drains = 0;
   let sendAttempts = 0;
+  let dispatches = 0;
   try {
     const taskQueue = 'record-histories';
     const worker = await Worker.create({
@@ -56,6 +59,11 @@ async function main() {
         recordSendFailure: async () => undefined,
         sweepChannels: async () => ({ channels: 2, syncsRequested: 2, wokenForEvents: 1, failedSignals: 0, parked: { held: 0, unmatched: 1, deferred: 0 } }),
         aggregateDailyStats: async ({ day }: { day: string }) => ({ day, messages: 12, written: 3, removed: 0 }),
+        // The channel's next send slot, a few seconds away (the workflow sleeps on a timer).
+        reserveSendSlot: async () => ({ slotAt: Date.now() + 3000 }),
+        // Two minutes of delivering, then the endpoint is deleted.
+        dispatchWebhookEvents: async () => { dispatches++; return { gone: dispatches >= 3, delivered: 2, failed: dispatches === 1 ? 1 : 0 }; },
+        markConversationRead: async () => ({ status: 'marked', messages: 1 }),
       },
     });
     const save = async (name: string, workflowId: string) => {
@@ -108,6 +116,22 @@ async function main() {
       const sweep = await client.workflow.start<typeof reconcileChannelsWorkflow>('reconcileChannelsWorkflow', { taskQueue, workflowId: 'reconcile-channels:record', args: [{}] });
       await sweep.result();
       await save('reconcile-channels', sweep.workflowId);
+
+      // send-message-paced: the same with the per-channel send rate (a slot, a timer, the send).
+      sendAttempts = 0;
+      const paced = await client.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', { taskQueue, workflowId: 'send:tenant1:record-paced', args: [{ messageId: 'channel1:out:record-paced', channelId: 'channel1' }] });
+      await paced.result();
+      await save('send-message-paced', paced.workflowId);
+
+      // outgoing-webhooks: an endpoint's workflow until the endpoint is deleted.
+      const hooksOut = await client.workflow.start<typeof outgoingWebhookWorkflow>('outgoingWebhookWorkflow', { taskQueue, workflowId: 'webhook-endpoint:tenant1:record', args: [{ endpointId: 'endpoint1' }] });
+      await hooksOut.result();
+      await save('outgoing-webhooks', hooksOut.workflowId);
+
+      // mark-read: one conversation marked read on the platform.
+      const read = await client.workflow.start<typeof markReadWorkflow>('markReadWorkflow', { taskQueue, workflowId: 'mark-read:record', args: [{ conversationId: 'channel1:thread1', upTo: Date.UTC(2026, 10, 1) }] });
+      await read.result();
+      await save('mark-read', read.workflowId);
 
       // daily-analytics: one run as the schedule starts it (yesterday and today).
       const analytics = await client.workflow.start<typeof dailyAnalyticsWorkflow>('dailyAnalyticsWorkflow', { taskQueue, workflowId: 'daily-analytics:record', args: [{}] });
