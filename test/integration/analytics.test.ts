@@ -11,14 +11,13 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { Types } from 'mongoose';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
 import { dayOf } from '../../lib/domain/analytics';
-import { platformConfig } from '../../lib/platform-config';
 import { DailyStatModel, MessageModel } from '../../models';
 import type { dailyAnalyticsWorkflow } from '../../workflows/analytics';
 import { analyticsScheduleId, ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
-import { createTestApi } from '../helpers/api';
 import { connectMessenger } from '../helpers/channels';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { messageSettled, messengerCustomerWrites } from '../helpers/conversations';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const PAGE = '101000000000001';
 const MIN = 60_000;
@@ -29,10 +28,9 @@ const at = (day: string, time: string) => new Date(`${day}T${time}Z`);
 
 describe('daily analytics', () => {
   const taskQueue = uniqueName('analytics');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key = '';
   let otherKey = '';
   let emptyKey = '';
@@ -66,15 +64,9 @@ describe('daily analytics', () => {
   }
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta'], world: false });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal, publicUrl: api.url });
-    await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
-    await sb.admin('PUT', '/webhooks/targets/meta', { url: `${api.url}/webhooks/meta` });
-    const a = await createTenantWithAdminKey('Acme');
+    stack = await useInboxStack(taskQueue, { sandbox: { platforms: ['meta'], world: false }, listen: true, redirectUris: ['meta'], webhookTargets: ['meta'] });
+    ({ sb, api, key, tenantId: tenantA } = stack);
     const b = await createTenantWithAdminKey('Other');
-    key = a.secret; tenantA = a.tenant._id;
     otherKey = b.secret; tenantB = b.tenant._id;
     emptyKey = (await createTenantWithAdminKey('Quiet')).secret;
     channelId = (await connectMessenger(api, key, PAGE)).id;
@@ -110,12 +102,7 @@ describe('daily analytics', () => {
     // The pointer a send leaves under the platform's ID (activities/send.ts): not a second message.
     await MessageModel.collection.insertOne({ _id: `${sentReply.channelId}:m_platform_1`, aliasOf: sentReply._id, channelId: sentReply.channelId, tenantId: A } as never);
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   const messengerD1 = { platform: 'messenger', messagesIn: 5, messagesOut: 3, conversationsOpened: 3, firstResponses: 3, medianFirstResponseMs: 30 * MIN };
   const whatsappD1 = { platform: 'whatsapp_cloud', messagesIn: 2, messagesOut: 2, conversationsOpened: 2, firstResponses: 1, medianFirstResponseMs: 2 * MIN };
@@ -190,15 +177,10 @@ describe('daily analytics', () => {
   });
 
   it('the schedule counts a conversation a customer opened and an agent answered through the API', async () => {
-    const written = (await sb.admin('POST', '/customers/meta/messages', { accountId: PAGE, text: 'Do you deliver to Linz?' })).json;
-    const conversationId = `${channelId}:${written.customerId}`;
-    const inbound = await eventually('inbound stored', () => MessageModel.findById(`${channelId}:${written.messageId}`).lean());
+    const { conversationId, message: inbound } = await messengerCustomerWrites(sb, channelId, PAGE, 'Do you deliver to Linz?');
     const sent = await api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { key, body: { text: 'Yes, in two days.' }, headers: { 'idempotency-key': 'analytics-reply-1' } });
     assert.equal(sent.status, 202, sent.text);
-    const reply = await eventually('reply sent', async () => {
-      const m = (await get(`/v1/messages/${encodeURIComponent(sent.json.message.id)}`)).json.message;
-      return m.status !== 'pending' && m;
-    }, 60_000);
+    const reply = await messageSettled(api, key, sent.json.message.id);
     assert.ok(['sent', 'delivered', 'read'].includes(reply.status), reply.status);
     // Delivery and read webhooks come after the platform's echo of the reply: all three are in.
     await eventually('reply read', async () => (await get(`/v1/messages/${encodeURIComponent(reply.id)}`)).json.message.status === 'read');

@@ -5,37 +5,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mongoose from 'mongoose';
-import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { platformConfig } from '../../lib/platform-config';
 import { ChannelModel, ConversationModel, MessageModel } from '../../models';
-import { createTestApi } from '../helpers/api';
-import { capturedLogs, eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { capturedLogs, eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const WORLD = { conversations: 3, messagesPerConversation: 4 };
 const MESSENGER_PAGE = '101000000000001';
 
 describe('channel lifecycle against the sandbox', () => {
   const taskQueue = uniqueName('lifecycle');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key: string;
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta', 'whatsapp'], world: WORLD });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }) });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600 });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    stack = await useInboxStack(taskQueue, { sandbox: { platforms: ['meta', 'whatsapp'], world: WORLD }, workerFirst: true });
+    ({ sb, api, key } = stack);
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   const channel = async (id: string) => (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel;
 

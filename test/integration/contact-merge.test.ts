@@ -10,21 +10,19 @@ import { Types } from 'mongoose';
 import { storeConversations } from '../../activities/inbox-writes';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
 import { identityKey } from '../../lib/domain/keys';
-import { platformConfig } from '../../lib/platform-config';
 import { ContactIdentityModel, ContactModel, ConversationModel, MessageModel } from '../../models';
-import { createTestApi } from '../helpers/api';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { connectChannel } from '../helpers/channels';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 type World = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const IG_ACCOUNT = '17841400000000101';
 
 describe('contact merge', () => {
   const taskQueue = uniqueName('merge');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key = '';
   let other = '';
   let world: World;
@@ -36,21 +34,7 @@ describe('contact merge', () => {
   const post = (path: string, body?: unknown, k = key, headers: Record<string, string> = {}) => api.call('POST', path, { key: k, headers, ...(body === undefined ? {} : { body }) });
   const merge = (into: string, from: string, k = key) => post(`/v1/contacts/${into}/merge`, { contactId: from }, k);
 
-  async function connect(platform: string, body: Record<string, unknown>, approve?: string): Promise<string> {
-    const created = await api.call('POST', '/v1/channels', { key, body: { platform, name: platform, ...body } });
-    assert.equal(created.status, 201, created.text);
-    if (approve) {
-      const consent = await fetch(`${created.json.authorizeUrl}&${approve}`, { redirect: 'manual' });
-      const location = new URL(consent.headers.get('location')!);
-      assert.equal((await api.call('GET', `${location.pathname}${location.search}`)).status, 200);
-    }
-    const id: string = created.json.channel.id;
-    await eventually(`${platform} connected`, async () => {
-      const ch = (await get(`/v1/channels/${id}`)).json.channel;
-      return ch.backfill.done && ch.status === 'active';
-    }, 60_000);
-    return id;
-  }
+  const connect = async (platform: string, body: { credentials?: unknown }, approve?: string) => (await connectChannel(api, key, { platform, ...body, approve })).id;
 
   /** A customer writes through the sandbox (a signed webhook to our API); returns their conversation and contact. */
   async function customerWrites(sandbox: 'meta' | 'whatsapp', channelId: string, customerKey: string, text: string) {
@@ -66,26 +50,15 @@ describe('contact merge', () => {
   }
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta', 'whatsapp'], world: { conversations: 1, messagesPerConversation: 1 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal, publicUrl: api.url });
-    await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
-    for (const p of ['meta', 'whatsapp']) await sb.admin('PUT', `/webhooks/targets/${p}`, { url: `${api.url}/webhooks/${p}` });
-    const acme = await createTenantWithAdminKey('Acme');
-    key = acme.secret;
-    tenantId = String(acme.tenant._id);
+    stack = await useInboxStack(taskQueue, { sandbox: { platforms: ['meta', 'whatsapp'], world: { conversations: 1, messagesPerConversation: 1 } }, listen: true, redirectUris: ['meta'], webhookTargets: ['meta', 'whatsapp'] });
+    ({ sb, api, key } = stack);
+    tenantId = String(stack.tenantId);
     other = (await createTenantWithAdminKey('Other')).secret;
     world = (await sb.admin('GET', '/world')).json;
     igChannel = await connect('instagram', {}, 'sandbox_action=approve');
     waChannel = await connect('whatsapp_cloud', { credentials: { accessToken: world.whatsapp.systemUserToken, phoneNumberId: world.whatsapp.wabas[0].phoneNumbers[0].id } });
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   it('merges an Instagram and a WhatsApp contact; replies still go to each platform and recipient', async () => {
     const ig = await customerWrites('meta', igChannel, 'ana-ig', 'Hi! Is the green dress back in stock?');

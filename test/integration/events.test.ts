@@ -5,45 +5,34 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
 import { appendEvents, EventFollower } from '../../lib/event-log';
-import { platformConfig } from '../../lib/platform-config';
-import { EventSequenceModel, MessageModel } from '../../models';
-import { createTestApi } from '../helpers/api';
+import { EventSequenceModel } from '../../models';
 import { connectMessenger } from '../helpers/channels';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { messengerCustomerWrites } from '../helpers/conversations';
+import { eventually, uniqueName } from '../helpers/env';
 import { openEventStream } from '../helpers/sse';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const PAGE = '101000000000001';
 
 describe('event stream (SSE)', () => {
   const taskQueue = uniqueName('events');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key = '';
   let tenantId = '';
   let channelId = '';
   const streams: ReturnType<typeof openEventStream>[] = [];
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta'], world: { conversations: 1, messagesPerConversation: 1 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal, publicUrl: api.url });
-    await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
-    await sb.admin('PUT', '/webhooks/targets/meta', { url: `${api.url}/webhooks/meta` });
-    const tenant = await createTenantWithAdminKey('Acme');
-    key = tenant.secret;
-    tenantId = String(tenant.tenant._id);
+    stack = await useInboxStack(taskQueue, { sandbox: { platforms: ['meta'], world: { conversations: 1, messagesPerConversation: 1 } }, listen: true, redirectUris: ['meta'], webhookTargets: ['meta'] });
+    ({ sb, api, key } = stack);
+    tenantId = String(stack.tenantId);
     ({ id: channelId } = await connectMessenger(api, key, PAGE));
   });
   after(async () => {
     await Promise.all(streams.map((s) => s.close()));
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
+    await stack?.close();
   });
 
   const stream = (k = key, headers: Record<string, string> = {}, query = '') => {
@@ -51,11 +40,7 @@ describe('event stream (SSE)', () => {
     streams.push(s);
     return s;
   };
-  async function customerWrites(text: string) {
-    const w = (await sb.admin('POST', '/customers/meta/messages', { accountId: PAGE, text })).json;
-    await eventually('inbound stored', () => MessageModel.findById(`${channelId}:${w.messageId}`).lean());
-    return { conversationId: `${channelId}:${w.customerId}`, messageId: `${channelId}:${w.messageId}` };
-  }
+  const customerWrites = (text: string) => messengerCustomerWrites(sb, channelId, PAGE, text);
   const reply = (conversationId: string, text: string, idempotencyKey: string) =>
     api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { key, body: { text }, headers: { 'idempotency-key': idempotencyKey } });
 

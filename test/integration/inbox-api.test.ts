@@ -4,23 +4,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { platformConfig } from '../../lib/platform-config';
 import { WebhookEventModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
-import { createTestApi } from '../helpers/api';
 import { connectMessenger } from '../helpers/channels';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const PAGE = '101000000000001';
 
 describe('inbox API', () => {
   const taskQueue = uniqueName('inbox');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let api: InboxStack['api'];
   let key = '';
   let other = '';
   let channelId = '';
@@ -38,11 +34,8 @@ describe('inbox API', () => {
   const conv = (psid: string) => encodeURIComponent(`${channelId}:${psid}`);
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta'], world: { conversations: 2, messagesPerConversation: 2 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600 });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }) });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    stack = await useInboxStack(taskQueue, { sandbox: { platforms: ['meta'], world: { conversations: 2, messagesPerConversation: 2 } } });
+    ({ api, key } = stack);
     other = (await createTenantWithAdminKey('Other')).secret;
     channelId = (await connectMessenger(api, key, PAGE)).id;
     // 60 messages from Ana (one conversation), a reply, and one message from Bruno.
@@ -51,12 +44,7 @@ describe('inbox API', () => {
     await deliver([echo('800001', 'm_reply_1', 'We ship to Graz, yes', base + 61_000), inbound('800002', 'm_bruno_1', 'Do you have the red scarf?', base + 30_000)]);
     await eventually('drained', async () => (await WebhookEventModel.countDocuments({ state: 'pending' })) === 0 && (await get(`/v1/conversations/${conv('800002')}`)).status === 200);
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   it('lists conversations across the tenant, most recent first, with filters', async () => {
     const all = await get('/v1/conversations');

@@ -10,11 +10,10 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ImapFlow } from 'imapflow';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
 import type { Platform } from '../../lib/domain/channel';
-import { platformConfig } from '../../lib/platform-config';
 import { MessageModel } from '../../models';
-import { createTestApi } from '../helpers/api';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { connectChannel } from '../helpers/channels';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 type World = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Recorded = { seq: number; platform: string; endpoint: string; method: string; path: string; body: string; status: number };
@@ -61,50 +60,25 @@ const CASES: Case[] = [
 
 describe('mark read on the platform', () => {
   const taskQueue = uniqueName('markread');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key: string;
   let world: World;
   const channels = new Map<Platform, string>();
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ world: { conversations: 1, messagesPerConversation: 2 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal, publicUrl: api.url });
-    for (const app of ['meta', 'instagram', 'google']) await sb.admin('POST', `/apps/${app}/redirect-uris`, { uri: `${api.url}/v1/oauth/callback` });
-    for (const p of ['meta', 'whatsapp']) await sb.admin('PUT', `/webhooks/targets/${p}`, { url: `${api.url}/webhooks/${p}` });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    stack = await useInboxStack(taskQueue, { sandbox: { world: { conversations: 1, messagesPerConversation: 2 } }, listen: true, redirectUris: ['meta', 'instagram', 'google'], webhookTargets: ['meta', 'whatsapp'] });
+    ({ sb, api, key } = stack);
     world = (await sb.admin('GET', '/world')).json;
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   const recorded = async (): Promise<Recorded[]> => (await sb.admin('GET', '/requests')).json.data;
   const conversation = async (id: string, k = key) => (await api.call('GET', `/v1/conversations/${encodeURIComponent(id)}`, { key: k })).json.conversation;
   const markRead = (id: string, k = key) => api.call('POST', `/v1/conversations/${encodeURIComponent(id)}/read`, { key: k });
 
-  async function connect(c: Pick<Case, 'platform' | 'approve' | 'credentials'>): Promise<string> {
-    const created = await api.call('POST', '/v1/channels', { key, body: { platform: c.platform, name: c.platform, ...(c.credentials ? { credentials: c.credentials(world) } : {}) } });
-    assert.equal(created.status, 201, created.text);
-    const id: string = created.json.channel.id;
-    if (c.approve) {
-      const consent = await fetch(`${created.json.authorizeUrl}&${c.approve}`, { redirect: 'manual' });
-      const location = new URL(consent.headers.get('location')!);
-      assert.equal((await api.call('GET', `${location.pathname}${location.search}`)).status, 200);
-    }
-    await eventually(`${c.platform} backfilled`, async () => {
-      const ch = (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel;
-      return ch.backfill.done && ch.status === 'active';
-    }, 60_000);
-    return id;
-  }
+  const connect = async (c: Pick<Case, 'platform' | 'approve' | 'credentials'>) => (await connectChannel(api, key, { platform: c.platform, credentials: c.credentials?.(world), approve: c.approve })).id;
 
   /** A customer writes on the platform; returns the stored message's conversation. */
   async function customerWrites(c: Pick<Case, 'platform' | 'sandbox' | 'accountId' | 'webhooksOnly'>, channelId: string, text: string, customerId?: string) {

@@ -8,12 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
 import { verifyPayload } from '../../lib/outgoing-signature';
-import { platformConfig } from '../../lib/platform-config';
-import { MessageModel } from '../../models';
-import { createTestApi } from '../helpers/api';
 import { connectMessenger } from '../helpers/channels';
-import { capturedLogs, eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { messengerCustomerWrites } from '../helpers/conversations';
+import { capturedLogs, eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const PAGE = '101000000000001';
 
@@ -39,42 +37,30 @@ async function startReceiver() {
 
 describe('outgoing webhooks', () => {
   const taskQueue = uniqueName('outhooks');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let key = '';
   let channelId = '';
 
   before(async () => {
-    db = await useTestDatabase();
     receiver = await startReceiver();
-    sb = await useSandbox({ platforms: ['meta'], world: { conversations: 1, messagesPerConversation: 1 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, {
-      keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal, publicUrl: api.url,
-      webhookRetryDelaysMs: [300, 600, 900], webhookPollMs: 100,
+    stack = await useInboxStack(taskQueue, {
+      sandbox: { platforms: ['meta'], world: { conversations: 1, messagesPerConversation: 1 } }, listen: true,
+      workerDeps: { webhookRetryDelaysMs: [300, 600, 900], webhookPollMs: 100 },
+      redirectUris: ['meta'], webhookTargets: ['meta'],
     });
-    await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
-    await sb.admin('PUT', '/webhooks/targets/meta', { url: `${api.url}/webhooks/meta` });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    ({ sb, api, key } = stack);
     ({ id: channelId } = await connectMessenger(api, key, PAGE));
   });
   after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
+    await stack?.close();
     await receiver?.close();
-    await db?.drop();
   });
 
   const register = (body: unknown, k = key) => api.call('POST', '/v1/webhook-endpoints', { key: k, body });
-  async function customerWrites(text: string) {
-    const w = (await sb.admin('POST', '/customers/meta/messages', { accountId: PAGE, text })).json;
-    await eventually('inbound stored', () => MessageModel.findById(`${channelId}:${w.messageId}`).lean());
-    return { conversationId: `${channelId}:${w.customerId}`, messageId: `${channelId}:${w.messageId}` };
-  }
+  const customerWrites = (text: string) => messengerCustomerWrites(sb, channelId, PAGE, text);
   const at = (path: string) => receiver.received.filter((r) => r.path === path);
 
   it('delivers each new event signed with the endpoint\'s secret, only the types it asked for', async () => {

@@ -3,13 +3,11 @@
 // workflow, then a new customer message picked up by incremental sync exactly once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createTenantWithAdminKey } from '../../api/auth/keys';
 import type { Platform } from '../../lib/domain/channel';
-import { platformConfig } from '../../lib/platform-config';
 import { MessageModel } from '../../models';
-import { createTestApi } from '../helpers/api';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { connectChannel } from '../helpers/channels';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 type World = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -53,43 +51,22 @@ const CASES: Case[] = [
 
 describe('every platform, connect → backfill → incremental sync', () => {
   const taskQueue = uniqueName('platforms');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key: string;
   let world: World;
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ world: { conversations: 2, messagesPerConversation: 3 } });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }) });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600 });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    stack = await useInboxStack(taskQueue, { sandbox: { world: { conversations: 2, messagesPerConversation: 3 } }, workerFirst: true });
+    ({ sb, api, key } = stack);
     world = (await sb.admin('GET', '/world')).json;
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   for (const c of CASES) {
     it(c.platform, async () => {
-      const created = await api.call('POST', '/v1/channels', {
-        key, body: { platform: c.platform, name: c.platform, ...(c.settings ? { settings: c.settings(world) } : {}), ...(c.credentials ? { credentials: c.credentials(world) } : {}) },
-      });
-      assert.equal(created.status, 201, created.text);
-      const id: string = created.json.channel.id;
-      if (c.approve) {
-        const consent = await fetch(`${created.json.authorizeUrl}&${c.approve}`, { redirect: 'manual' });
-        const location = new URL(consent.headers.get('location')!);
-        const callback = await api.call('GET', `${location.pathname}${location.search}`);
-        assert.equal(callback.status, 200, callback.text);
-      }
-      const channel = async () => (await api.call('GET', `/v1/channels/${id}`, { key })).json.channel;
-      const connected = await eventually(`${c.platform} backfilled`, async () => { const ch = await channel(); return ch.backfill.done && ch.status === 'active' && ch; }, 30_000);
+      const { id, channel: connected } = await connectChannel(api, key, { platform: c.platform, settings: c.settings?.(world), credentials: c.credentials?.(world), approve: c.approve }, 30_000);
       const backfilled = await MessageModel.countDocuments({ channelId: id });
       if (c.noHistory) assert.equal(backfilled, 0);
       else assert.ok(backfilled > 0, `${c.platform}: backfill stored no messages`);

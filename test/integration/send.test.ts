@@ -5,58 +5,39 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { platformConfig } from '../../lib/platform-config';
 import { MessageModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
-import { createTestApi } from '../helpers/api';
 import { connectMessenger } from '../helpers/channels';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { messageSettled, messengerCustomerWrites } from '../helpers/conversations';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const PAGE = '101000000000001';
 
 describe('sending replies', () => {
   const taskQueue = uniqueName('send');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key = '';
   let channelId = '';
   let workflowId = '';
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta'], world: { conversations: 1, messagesPerConversation: 1 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal, publicUrl: api.url });
-    await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
-    await sb.admin('PUT', '/webhooks/targets/meta', { url: `${api.url}/webhooks/meta` });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    stack = await useInboxStack(taskQueue, { sandbox: { platforms: ['meta'], world: { conversations: 1, messagesPerConversation: 1 } }, listen: true, redirectUris: ['meta'], webhookTargets: ['meta'] });
+    ({ sb, api, key } = stack);
     ({ id: channelId, workflowId } = await connectMessenger(api, key, PAGE));
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
-  /** A customer writes (through the sandbox, so its webhook reaches us); returns the conversation ID. */
-  async function customerWrites(text: string, customerId?: string) {
-    const w = (await sb.admin('POST', '/customers/meta/messages', { accountId: PAGE, text, ...(customerId ? { customerId } : {}) })).json;
-    await eventually('inbound stored', () => MessageModel.findById(`${channelId}:${w.messageId}`).lean());
-    return { conversationId: `${channelId}:${w.customerId}`, customerId: w.customerId as string };
-  }
+  /** A customer writes (through the sandbox, so its webhook reaches us). */
+  const customerWrites = (text: string, customerId?: string) => messengerCustomerWrites(sb, channelId, PAGE, text, customerId);
   const reply = (conversationId: string, body: unknown, idempotencyKey?: string, k = key) =>
     api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { key: k, body, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
   // Long enough for a rate-limited send to wait out the platform's delay (an HTTP 429 without
   // Retry-After is retried after 60 s) and go out.
-  const settled = (id: string) => eventually(`message ${id} settled`, async () => {
-    const m = (await api.call('GET', `/v1/messages/${encodeURIComponent(id)}`, { key })).json.message;
-    return m.status !== 'pending' && m;
-  }, 150_000);
+  const settled = (id: string) => messageSettled(api, key, id, 150_000);
   const platformSends = async () => (await sb.admin('GET', '/requests?platform=meta')).json.data
     .filter((r: { method: string; path: string; status: number }) => r.method === 'POST' && /\/messages$/.test(r.path) && r.status === 200).length;
 

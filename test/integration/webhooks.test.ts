@@ -6,44 +6,35 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { platformConfig } from '../../lib/platform-config';
 import { ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
 import { ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
-import { createTestApi } from '../helpers/api';
 import { connectMessenger } from '../helpers/channels';
-import { eventually, startTestWorker, TEST_KEYS, uniqueName, useTestDatabase } from '../helpers/env';
-import { useSandbox } from '../helpers/sandbox';
+import { eventually, uniqueName } from '../helpers/env';
+import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const PAGE = '101000000000001';
 const META_SECRET = DEFAULT_APPS.meta!.secret;
 
 describe('webhook ingestion', () => {
   const taskQueue = uniqueName('webhooks');
-  let db: Awaited<ReturnType<typeof useTestDatabase>>;
-  let sb: Awaited<ReturnType<typeof useSandbox>>;
-  let worker: Awaited<ReturnType<typeof startTestWorker>>;
-  let api: Awaited<ReturnType<typeof createTestApi>>;
+  let stack: InboxStack;
+  let sb: InboxStack['sb'];
+  let api: InboxStack['api'];
   let key: string;
   let channelId = '';
 
   before(async () => {
-    db = await useTestDatabase();
-    sb = await useSandbox({ platforms: ['meta', 'whatsapp', 'twilio', 'tiktok', 'google'], world: { conversations: 1, messagesPerConversation: 2 } });
-    api = await createTestApi(taskQueue, { sandboxUrl: sb.url, syncIntervalSeconds: 3600, listen: true });
-    worker = await startTestWorker(taskQueue, { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: sb.url }), temporal: api.temporal });
-    await sb.admin('POST', '/apps/meta/redirect-uris', { uri: `${api.url}/v1/oauth/callback` });
-    for (const p of ['meta', 'whatsapp', 'twilio', 'tiktok', 'google']) await sb.admin('PUT', `/webhooks/targets/${p}`, { url: `${api.url}/webhooks/${p}` });
-    key = (await createTenantWithAdminKey('Acme')).secret;
+    const platforms = ['meta', 'whatsapp', 'twilio', 'tiktok', 'google'];
+    stack = await useInboxStack(taskQueue, {
+      sandbox: { platforms, world: { conversations: 1, messagesPerConversation: 2 } }, listen: true, workerPublicUrl: false,
+      redirectUris: ['meta'], webhookTargets: platforms,
+    });
+    ({ sb, api, key } = stack);
     channelId = (await connectMessenger(api, key, PAGE)).id;
   });
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await sb?.close();
-    await db?.drop();
-  });
+  after(() => stack?.close());
 
   const customerWrites = async (input: { customerId?: string; text?: string; media?: boolean }) => {
     const res = await sb.admin('POST', '/customers/meta/messages', { accountId: PAGE, ...input });
