@@ -17,6 +17,7 @@ import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
 import { takeSendSlot, waitUntil } from './send-pacing';
 import { sendRateOf } from '../lib/domain/send-rate';
 import { toActivityFailure } from './failures';
+import { mediaLinkKeys, signedMediaUrl } from '../lib/media-link';
 import { applyDeferredEvents } from './inbox-events';
 import { batchToken, bulkWriteInChunks, insertNew, summaryUpdates } from './inbox-writes';
 import { PlatformError, type OutboundMessage } from './platforms/types';
@@ -29,7 +30,7 @@ export interface SendDeps extends LifecycleDeps {
 
 type PendingMessage = {
   _id: string; tenantId: unknown; channelId: unknown; conversationId: string; platform: string; status: string;
-  text?: string; attachments?: { type: 'image' | 'video' | 'audio' | 'file'; url: string; mimeType?: string; name?: string }[];
+  text?: string; attachments?: { type: 'image' | 'video' | 'audio' | 'file'; url?: string; mediaId?: string; mimeType?: string; name?: string }[];
   template?: { name?: string; language?: string; parameters?: string[] }; humanAgent?: boolean; subject?: string;
   externalId?: string; sentAt?: Date;
 };
@@ -41,6 +42,14 @@ const SENDABLE_STATUSES = new Set(['active', 'syncing', 'degraded', 'rate_limite
 
 export function createSendActivities(deps: SendDeps) {
   const { adapterFor, load, credentialsOf, accountOf } = channelAccess(deps);
+  const linkKeys = mediaLinkKeys(deps.keys);
+
+  /** The URL the adapter sends: as given, or for an upload a fresh signed link (valid 7 days) to our /media. */
+  function mediaUrlOf(media: NonNullable<PendingMessage['attachments']>[number]): string {
+    if (!media.mediaId) return media.url ?? '';
+    if (!deps.publicUrl) throw ApplicationFailure.nonRetryable('uploaded media needs PUBLIC_URL: the platform fetches it from there', 'PermanentPlatformError');
+    return signedMediaUrl(deps.publicUrl, media.mediaId, linkKeys);
+  }
 
   async function loadMessage(messageId: string): Promise<PendingMessage> {
     const message = await MessageModel.collection.findOne({ _id: messageId } as Document) as PendingMessage | null;
@@ -98,7 +107,7 @@ export function createSendActivities(deps: SendDeps) {
         clientRef: messageId, to: { externalId: conv.participant!.externalId, ...(conv.participant?.handle ? { handle: conv.participant.handle } : {}) },
         conversationExternalId: conv.externalId,
         ...(message.text ? { text: message.text } : {}),
-        ...(media ? { media: { type: media.type, url: media.url, ...(media.mimeType ? { mimeType: media.mimeType } : {}), ...(media.name ? { name: media.name } : {}) } } : {}),
+        ...(media ? { media: { type: media.type, url: mediaUrlOf(media), ...(media.mimeType ? { mimeType: media.mimeType } : {}), ...(media.name ? { name: media.name } : {}) } } : {}),
         ...(message.template?.name ? { template: { name: message.template.name, language: message.template.language ?? 'en', parameters: message.template.parameters ?? [] } } : {}),
         ...(message.humanAgent ? { humanAgent: true } : {}),
         ...(conv.subject ? { subject: conv.subject } : {}),

@@ -21,6 +21,7 @@ import { webhookEventRoutes } from './routes/webhook-events';
 import { conversationRoutes } from './routes/conversations';
 import { contactRoutes } from './routes/contacts';
 import { messageRoutes } from './routes/messages';
+import { isMediaUpload, mediaLinkRoutes, mediaRoutes } from './routes/media';
 import { analyticsRoutes } from './routes/analytics';
 import { eventRoutes } from './routes/events';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints';
@@ -69,16 +70,20 @@ export function createApp(deps: AppDeps) {
     // The path only: query strings can carry OAuth codes.
     log.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
   });
-  app.use('*', bodyLimit({
+  const defaultBodyLimit = bodyLimit({
     maxSize: deps.maxBodyBytes ?? 1024 * 1024,
     onError: () => { throw new AppError(413, 'payload_too_large', `Request body is larger than ${deps.maxBodyBytes ?? 1024 * 1024} bytes`); },
-  }));
+  });
+  // Uploads carry a larger limit of their own (api/routes/media.ts), checked after the API key.
+  app.use('*', (c, next) => (isMediaUpload(c) ? next() : defaultBodyLimit(c, next)));
 
   app.route('/', healthRoutes(deps.readiness));
   app.route('/', docsRoutes());
 
   // Platform webhooks: authenticated by their signatures, not API keys.
   app.route('/', webhookRoutes({ intake: deps.intake ?? createWebhookIntake(deps), publicUrl: deps.publicUrl }));
+  // Uploaded media for platforms to fetch: authenticated by the link's signature.
+  app.route('/', mediaLinkRoutes({ keys: deps.keys }));
 
   const stateKey = stateSigningKey(deps.keys);
   const redirectUri = `${deps.publicUrl.replace(/\/$/, '')}/v1/oauth/callback`;
@@ -91,6 +96,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', conversationRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, platforms: deps.platforms }));
   app.route('/', contactRoutes());
   app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue }));
+  app.route('/', mediaRoutes());
   app.route('/', eventRoutes());
   app.route('/', webhookEndpointRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys }));
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));

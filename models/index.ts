@@ -11,3 +11,4 @@ export * from './daily-stat';
 export * from './tenant-event';
 export * from './send-pace';
 export * from './webhook-endpoint';
+export * from './media';

@@ -5,7 +5,9 @@ export const MESSAGE_STATUSES = ['pending', 'sent', 'delivered', 'read', 'failed
 export const MESSAGE_DIRECTIONS = ['inbound', 'outbound'] as const;
 
 const attachmentSchema = new Schema(
-  { type: { type: String, enum: ['image', 'video', 'audio', 'file', 'sticker', 'location', 'other'], required: true }, url: String, mimeType: String, size: Number, name: String, platformMediaId: String },
+  { type: { type: String, enum: ['image', 'video', 'audio', 'file', 'sticker', 'location', 'other'], required: true }, url: String, mimeType: String, size: Number, name: String, platformMediaId: String,
+    // An upload of ours (models/media.ts), sent as a signed link made at delivery (never stored).
+    mediaId: String },
   { _id: false },
 );
 

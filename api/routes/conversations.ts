@@ -31,7 +31,7 @@ const ConversationView = z.object({
 export const MessageView = z.object({
   id: z.string(), conversationId: z.string(), channelId: z.string(), platform: z.enum(PLATFORMS), externalId: z.string().nullable(),
   direction: z.enum(['inbound', 'outbound']), sender: z.object({ externalId: z.string().nullable(), name: z.string().nullable() }),
-  text: z.string().nullable(), attachments: z.array(z.object({ type: z.string(), url: z.string().nullable(), mimeType: z.string().nullable(), name: z.string().nullable() })),
+  text: z.string().nullable(), attachments: z.array(z.object({ type: z.string(), url: z.string().nullable(), mimeType: z.string().nullable(), name: z.string().nullable(), mediaId: z.string().nullable().openapi({ description: 'An upload (POST /v1/media) sent with this message' }) })),
   status: z.enum(MESSAGE_STATUSES), error: z.object({ code: z.string().nullable(), message: z.string().nullable() }).nullable(),
   reactions: z.array(z.object({ by: z.string(), emoji: z.string() })), deleted: z.boolean(),
   timestamp: z.string(), createdAt: z.string().nullable(),
@@ -59,7 +59,7 @@ export function toMessageView(m: MessageDoc, conv: Pick<Conversation, 'delivered
   return {
     id: m._id, conversationId: m.conversationId, channelId: String(m.channelId), platform: m.platform, externalId: m.externalId ?? null,
     direction: m.direction, sender: { externalId: m.sender?.externalId ?? null, name: m.sender?.name ?? null },
-    text: m.text ?? null, attachments: (m.attachments ?? []).map((a) => ({ type: a.type, url: a.url ?? null, mimeType: a.mimeType ?? null, name: a.name ?? null })),
+    text: m.text ?? null, attachments: (m.attachments ?? []).map((a) => ({ type: a.type, url: a.url ?? null, mimeType: a.mimeType ?? null, name: a.name ?? null, mediaId: a.mediaId ?? null })),
     status, error: m.error?.code || m.error?.message ? { code: m.error.code ?? null, message: m.error.message ?? null } : null,
     reactions: Object.entries(m.reactions ?? {}).flatMap(([by, r]) => (r?.emoji ? [{ by, emoji: r.emoji }] : [])),
     deleted: !!m.deletedAt, timestamp: m.platformTimestamp.toISOString(), createdAt: iso(m.createdAt),

@@ -14,12 +14,18 @@ import { messageCreated, messageStatusChanged } from '../../lib/event-payloads';
 import type { sendMessageWorkflow } from '../../workflows/send';
 import { errorResponses, newRouter } from '../router';
 import { MessageView, toMessageView } from './conversations';
+import { tenantMedia } from './media';
 
 const security = [{ apiKey: [] }];
 
 const SendBody = z.object({
   text: z.string().min(1).max(4096).optional(),
-  media: z.object({ type: z.enum(['image', 'video', 'audio', 'file']), url: z.url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL'), mimeType: z.string().max(100).optional(), name: z.string().max(200).optional() }).optional(),
+  media: z.object({
+    type: z.enum(['image', 'video', 'audio', 'file']),
+    url: z.url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL').optional(),
+    mediaId: z.string().min(1).max(100).optional().openapi({ description: 'An upload (POST /v1/media): the platform gets a signed link to it; its type and name come with it' }),
+    mimeType: z.string().max(100).optional(), name: z.string().max(200).optional(),
+  }).refine((m) => !m.url !== !m.mediaId, { message: 'give exactly one of url or mediaId', path: ['url'] }).optional(),
   template: z.object({ name: z.string().min(1).max(200), language: z.string().min(2).max(20), parameters: z.array(z.string().max(1000)).max(20).optional() }).optional()
     .openapi({ description: 'WhatsApp: an approved template (Twilio: the Content SID as name); needed outside the 24 h window' }),
   humanAgent: z.boolean().optional().openapi({ description: 'Messenger/Instagram: reply with the HUMAN_AGENT tag (up to 7 days after the customer wrote)' }),
@@ -40,6 +46,16 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
     return toMessageView(m as never, conv ?? {});
   }
 
+  /** The attachment to store: a URL as given, or the caller's upload (404 naming it) with its name and type. */
+  async function attachmentOf(tenantId: string, media: NonNullable<z.infer<typeof SendBody>['media']>) {
+    if (!media.mediaId) return media;
+    const upload = await tenantMedia(tenantId, media.mediaId);
+    if (media.type !== 'file' && !upload.mimeType.startsWith(`${media.type}/`)) {
+      throw new AppError(400, 'validation_failed', `body.media.type: ${media.mediaId} is ${upload.mimeType}, not of type "${media.type}" (send it as "file")`);
+    }
+    return { type: media.type, mediaId: upload._id, mimeType: upload.mimeType, name: media.name ?? upload.name, size: upload.size };
+  }
+
   router.openapi(
     createRoute({
       method: 'post', path: '/v1/conversations/{id}/messages', tags: ['inbox'], summary: 'Reply in a conversation (text, media or template)', security,
@@ -54,6 +70,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
       const body = c.req.valid('json');
       const conv = await ConversationModel.findById(c.req.valid('param').id).lean();
       if (!conv || String(conv.tenantId) !== tenantId) throw notFound('Conversation');
+      const attachment = body.media ? await attachmentOf(tenantId, body.media) : undefined;
       const key = c.req.valid('header')['idempotency-key'] ?? crypto.randomUUID();
       const hash = idOf(tenantId, key);
       const messageId = `${String(conv.channelId)}:out:${hash}`;
@@ -61,7 +78,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
       const doc = {
         _id: messageId, tenantId: conv.tenantId, channelId: conv.channelId, conversationId: conv._id, platform: conv.platform,
         direction: 'outbound', sender: { agentId: c.get('caller').keyId }, status: 'pending', statusRank: statusRank('pending'),
-        ...(body.text ? { text: body.text } : {}), attachments: body.media ? [body.media] : [],
+        ...(body.text ? { text: body.text } : {}), attachments: attachment ? [attachment] : [],
         ...(body.template ? { template: body.template } : {}), ...(body.humanAgent ? { humanAgent: true } : {}),
         idempotencyKey: `${tenantId}:${hash}`, platformTimestamp: now, createdAt: now, updatedAt: now,
       };
