@@ -13,10 +13,12 @@ const { prepareSend, recordSendFailure, reserveSendSlot } = proxyActivities<Acti
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
-// Long enough to wait for a send slot (a retry takes a new one), heartbeating while it waits.
+// Long enough to wait for a send slot (a retry takes a new one), heartbeating while it waits. The
+// heartbeat timeout is generous: the platform call and the writes after it do not heartbeat, and
+// timing out an attempt whose platform call went through would send the message twice.
 const { deliverMessage } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '2 minutes',
   retry: {
     initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 10,
     nonRetryableErrorTypes: ['PermanentPlatformError', 'Reauth', 'WindowClosed'],

@@ -66,6 +66,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 
   // --- post every reply at once -----------------------------------------------------------------------
   stack.sandbox.ctx.recorder.reset();
+  stack.db.reset();
+  const cpu0 = { self: process.cpuUsage(), ...stack.childCpuSeconds() };
   const startedAt = Date.now();
   const t0 = performance.now();
   const ids: string[] = [];
@@ -89,6 +91,15 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     return pending === 0;
   }, Math.max(600_000, (sends / rate) * 4000));
   const completionMs = performance.now() - t0;
+  // Where the time went: CPU of each process, and the database commands that took longest.
+  const selfCpu = process.cpuUsage(cpu0.self);
+  const children = stack.childCpuSeconds();
+  const cpuSeconds = {
+    apiAndWorker: Math.round((selfCpu.user + selfCpu.system) / 1e4) / 100,
+    temporal: children.temporal !== null && cpu0.temporal !== null ? Math.round((children.temporal - cpu0.temporal) * 100) / 100 : null,
+    ferretdb: children.ferretdb !== null && cpu0.ferretdb !== null ? Math.round((children.ferretdb - cpu0.ferretdb) * 100) / 100 : null,
+  };
+  const dbTop = Object.entries(stack.db.snapshot()).slice(0, 8).map(([label, v]) => ({ label, count: v.count, ms: v.ms, avgMs: v.avgMs, maxMs: v.maxMs }));
 
   // --- what the platform saw ------------------------------------------------------------------------
   const accepted = stack.sandbox.ctx.recorder.list({ platform: 'meta' })
@@ -134,7 +145,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     achievedVsCap: Math.round((achieved / rate) * 1000) / 1000, maxSecondVsCap: Math.round((maxInSecond / rate) * 1000) / 1000,
     baseline: { idealMs: Math.round(idealMs), what: 'N / cap: the earliest a run that never exceeds the cap can finish' },
     completionVsIdeal: Math.round((completionMs / idealMs) * 100) / 100,
-    statuses: byStatus, failedReasons, duplicateCauses,
+    statuses: byStatus, failedReasons, duplicateCauses, cpuSeconds, dbTop,
   };
   return {
     figures,
@@ -153,6 +164,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ['achieved rate', `${fmtNum(achieved)}/s (${fmtNum(figures.achievedVsCap)}× cap)`],
       ['most sends in any 1 s', `${maxInSecond} (cap ${rate})`],
       ...duplicateCauses.map((c): [string, string] => ['duplicate cause', c.slice(0, 120)]),
+      ['CPU s: API+worker / Temporal / FerretDB', `${cpuSeconds.apiAndWorker} / ${cpuSeconds.temporal ?? 'n/a'} / ${cpuSeconds.ferretdb ?? 'n/a'}`],
+      ...dbTop.slice(0, 4).map((d): [string, string] => [`db: ${d.label}`.slice(0, 60), `${fmtInt(d.count)} × ${fmtNum(d.avgMs)} ms (max ${fmtNum(d.maxMs)})`]),
       ['message statuses', Object.entries(byStatus).map(([s, n]) => `${s} ${n}`).join(', ')],
     ],
   };

@@ -14,6 +14,7 @@ import pino from 'pino';
 import { serve } from '@hono/node-server';
 import { createApp, createWebhookIntake } from '../../../api/app';
 import type { WebhookIntake } from '../../../api/webhooks/intake';
+import type { ActivityDeps } from '../../../activities';
 import { createTenantWithAdminKey } from '../../../api/auth/keys';
 import { generateEncryptionKeys } from '../../../lib/crypto';
 import { loadConfig } from '../../../lib/config';
@@ -95,6 +96,8 @@ export interface BenchStack {
   db: Spans;
   /** HTTP requests from this process to the sandbox, by endpoint. */
   http: Spans;
+  /** What the worker's activities were built with (to call an activity directly, as a baseline). */
+  activityDeps: ActivityDeps;
   /** Stops the worker (e.g. so that measurements after an unfinished run are not disturbed); idempotent. */
   stopWorker(): Promise<void>;
   /** User+system CPU seconds of the servers this stack started (null: not started here). */
@@ -279,6 +282,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     db,
     http,
     stopWorker,
+    activityDeps: { keys, platforms },
     childCpuSeconds: () => ({ temporal: procCpuSeconds(services.temporal?.child.pid), ferretdb: procCpuSeconds(services.ferretdb?.child.pid) }),
   };
 }
