@@ -62,7 +62,10 @@ export async function startFerretDB(opts: FerretOptions): Promise<Service> {
     name: 'ferretdb',
     command: toolPath('ferretdb'),
     args: [
-      '--handler=sqlite', `--sqlite-url=file:${opts.dataDir}/`, `--state-dir=${opts.dataDir}`,
+      // WAL with synchronous=NORMAL (FerretDB's defaults are WAL and FULL): a commit no longer
+      // waits for an fsync, ~2.7× faster updates here, and still nothing is lost when a process
+      // dies — only an OS crash or power cut can take back the last commits.
+      '--handler=sqlite', `--sqlite-url=file:${opts.dataDir}/?_pragma=synchronous(normal)`, `--state-dir=${opts.dataDir}`,
       `--listen-addr=127.0.0.1:${opts.port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error',
     ],
     onLine: opts.onLine,
