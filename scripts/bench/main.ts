@@ -107,7 +107,7 @@ async function main(): Promise<number> {
       const result = await scenario.run({ options, say, defer: (what, stop) => stops.push({ what, stop }), outDir: OUT_DIR, timestamp });
       await runStops();
       const file = path.join(OUT_DIR, `${scenario.name}-${timestamp}.json`);
-      writeFileSync(file, `${JSON.stringify({ scenario: scenario.name, date: started.toISOString(), finishedAt: new Date().toISOString(), machine: machine(), options, ...result.figures }, null, 2)}\n`);
+      writeFileSync(file, `${JSON.stringify({ scenario: scenario.name, date: started.toISOString(), finishedAt: new Date().toISOString(), machine: machine(), command: `npm run bench -- ${[scenario.name, ...process.argv.slice(2).filter((a) => a !== scenario.name && !chosen.some((c) => c.name === a))].join(' ')}`, options, ...result.figures, rows: result.rows }, null, 2)}\n`);
       process.stdout.write(`\n${table(`${scenario.name} — ${new Date().toISOString()}`, result.rows)}\n`);
       say(`figures written to ${path.relative(process.cwd(), file)}`);
     } catch (err) {
