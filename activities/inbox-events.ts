@@ -209,10 +209,10 @@ async function applyWatermarks(channelId: string, events: WatermarkEvent[]): Pro
 
 /**
  * A watermark ("read everything up to T") also moves the replies sent through us before T, so
- * their status — and the stream's `message.status` events — say so. Those replies are the
- * channel's "<channelId>:out:…" range of the primary key (messages sent from the native app are
- * left to the conversation's watermark). Only replies the platform took: a pending or failed one
- * was never delivered, whatever the watermark says.
+ * their status — and the stream's `message.status` events — say so. The conversation lists the
+ * replies still waiting to be read (`awaitingRead`, kept by the send activity on platforms whose
+ * receipts are watermarks), so this reads those few by `_id` whatever the channel's history. Only
+ * replies the platform took count: a pending or failed one was never delivered.
  */
 async function applyWatermarksToReplies(channelId: string, events: WatermarkEvent[]) {
   const upTo = new Map<string, { delivered: number; read: number }>();
@@ -222,10 +222,16 @@ async function applyWatermarksToReplies(channelId: string, events: WatermarkEven
     marks[e.status] = Math.max(marks[e.status], e.watermark);
     upTo.set(id, marks);
   }
+  const waiting = await ConversationModel.collection.find({ _id: { $in: [...upTo.keys()] } } as Document, { projection: { awaitingRead: 1 } }).toArray();
+  const candidates = waiting.flatMap((c) => (c.awaitingRead ?? []) as string[]);
+  if (candidates.length === 0) return;
   const replies = await MessageModel.collection.find(
-    { _id: { $gte: `${channelId}:out:`, $lt: `${channelId}:out;` }, conversationId: { $in: [...upTo.keys()] }, status: { $in: ['sent', 'delivered'] } } as Document,
-    { projection: { tenantId: 1, conversationId: 1, channelId: 1, platform: 1, statusRank: 1, platformTimestamp: 1 } },
+    { _id: { $in: candidates } } as Document,
+    { projection: { tenantId: 1, conversationId: 1, channelId: 1, platform: 1, status: 1, statusRank: 1, platformTimestamp: 1 } },
   ).toArray();
+  // No longer waiting: read, failed, or gone.
+  const done = new Set(candidates);
+  for (const m of replies) if (m.status === 'sent' || m.status === 'delivered') done.delete(m._id as unknown as string);
   const changes: { id: string; status: RankedStatus; at: Date }[] = [];
   for (const m of replies) {
     const marks = upTo.get(m.conversationId as string)!;
@@ -236,8 +242,14 @@ async function applyWatermarksToReplies(channelId: string, events: WatermarkEven
     if (reached === 'read' && (m.statusRank as number) < statusRank('delivered')) changes.push({ id: m._id as unknown as string, status: 'delivered', at: new Date(marks.read) });
     changes.push({ id: m._id as unknown as string, status: reached, at: new Date(reached === 'read' ? marks.read : marks.delivered) });
   }
+  for (const c of changes) if (c.status === 'read') done.add(c.id);
+  if (done.size > 0) {
+    await bulkWriteInChunks(ConversationModel.collection, waiting.map((c) => ({
+      updateOne: { filter: { _id: c._id } as Document, update: { $pullAll: { awaitingRead: ((c.awaitingRead ?? []) as string[]).filter((id) => done.has(id)) } } as Document },
+    })), false);
+  }
   if (changes.length === 0) return;
-  const before = new Map(replies.map((m) => [m._id as unknown as string, m as unknown as StatusBefore]));
+  const before = new Map(replies.filter((m) => m.status === 'sent' || m.status === 'delivered').map((m) => [m._id as unknown as string, m as unknown as StatusBefore]));
   const now = new Date();
   const final = new Map(changes.map((c) => [c.id, c]));
   await bulkWriteInChunks(MessageModel.collection, [...final.values()].map((c) => ({

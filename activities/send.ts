@@ -38,6 +38,9 @@ type PendingMessage = {
 /** The longest a delivery waits for its slot inside the activity (its timeout is 5 minutes). */
 const MAX_SLOT_WAIT_MS = 3 * 60_000;
 
+/** Platforms whose delivery/read receipts are watermarks ("everything up to T"), not per message. */
+const WATERMARK_PLATFORMS = new Set(['messenger', 'instagram', 'instagram_login', 'tiktok']);
+
 const SENDABLE_STATUSES = new Set(['active', 'syncing', 'degraded', 'rate_limited']);
 
 export function createSendActivities(deps: SendDeps) {
@@ -149,6 +152,11 @@ export function createSendActivities(deps: SendDeps) {
         externalId: sent.externalId, direction: 'outbound', sender: { externalId: String(channel.account?.id ?? '') }, timestamp: sent.timestamp,
         ...(message.text ? { text: message.text } : {}), ...(media ? { attachments: [{ type: media.type }] } : {}),
       }], new Date()), true);
+      // Read receipts there are watermarks over the conversation: list the reply as waiting for
+      // one (activities/inbox-events.ts moves it to read and takes it off the list).
+      if (WATERMARK_PLATFORMS.has(channel.platform)) {
+        await ConversationModel.collection.updateOne({ _id: message.conversationId } as Document, { $addToSet: { awaitingRead: messageId } });
+      }
       await applyDeferredEvents(String(message.channelId), [alias]);
       return { externalId: sent.externalId };
     },

@@ -27,6 +27,8 @@ const conversationSchema = new Schema(
     // these times is delivered / read (applied when messages are read, not rewritten one by one).
     deliveredUpTo: { type: Date },
     readUpTo: { type: Date },
+    // Replies sent through us not yet read, on platforms whose receipts are watermarks.
+    awaitingRead: { type: [String], default: undefined },
     // The last batch of new messages counted into unreadCount: a retried write does not count twice.
     summaryBatch: { type: String },
   },
