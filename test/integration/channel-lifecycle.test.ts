@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import mongoose from 'mongoose';
 import { ChannelModel, ConversationModel, MessageModel } from '../../models';
 import { capturedLogs, eventually, uniqueName } from '../helpers/env';
+import { stringsOf } from '../helpers/strings';
 import { type InboxStack, useInboxStack } from '../helpers/stack';
 
 const WORLD = { conversations: 3, messagesPerConversation: 4 };
@@ -135,11 +136,11 @@ describe('channel lifecycle against the sandbox', () => {
     assert.ok(tokens.length > 3);
     const dump: string[] = [];
     for (const name of await mongoose.connection.db!.listCollections().toArray()) {
-      dump.push(JSON.stringify(await mongoose.connection.db!.collection(name.name).find({}).toArray()));
+      dump.push(...stringsOf(await mongoose.connection.db!.collection(name.name).find({}).toArray()));
     }
     for (const ch of await ChannelModel.find({}).lean()) {
       const history = await api.temporal.workflow.getHandle(ch.workflowId).fetchHistory();
-      dump.push(JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v)));
+      dump.push(...stringsOf(history));
     }
     assert.ok(capturedLogs.length > 50, `expected the API and worker logs to be captured (${capturedLogs.length} lines)`);
     dump.push(...capturedLogs);
