@@ -90,6 +90,8 @@ async function main() {
       await handle.signal(disconnectSignal, { reason: 'recorded scenario' });
       await handle.result();
       await save('channel-lifecycle', handle.workflowId);
+      // The same story with the status recorded after the workflow's own state (patch status-before-record).
+      await save('channel-lifecycle-status-first', handle.workflowId);
 
       // channel-webhooks: events signalled before and after connecting, a full batch drained
       // twice, a sync hint, then disconnect.

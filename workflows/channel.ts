@@ -18,6 +18,7 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -130,8 +131,15 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
 
   async function moveTo(status: ChannelStatus, reason?: string): Promise<void> {
     if (state.status === status && state.reason === reason) return;
-    await recordChannelStatus({ channelId, status, reason });
-    Object.assign(state, { status, reason, since: new Date().toISOString() });
+    // The workflow's own state first: a request that sees the new status in the database (a
+    // reconnect after reauth_required) must find the workflow already in it.
+    if (patched('status-before-record')) {
+      Object.assign(state, { status, reason, since: new Date().toISOString() });
+      await recordChannelStatus({ channelId, status, reason });
+    } else {
+      await recordChannelStatus({ channelId, status, reason });
+      Object.assign(state, { status, reason, since: new Date().toISOString() });
+    }
     upsertSearchAttributes([{ key: SA_CHANNEL_STATUS, value: status }]);
     showDetails();
   }
@@ -167,8 +175,12 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       tokenExpiresAt = connected.tokenExpiresAt;
       state.tokenExpiresAt = tokenExpiresAt ? new Date(tokenExpiresAt).toISOString() : null;
       state.lastError = null;
+      // Resume (or start) syncing from the saved cursor at once — asked before the status moves
+      // (patch status-before-record: the main loop may run as soon as it does).
+      const statusFirst = patched('status-before-record');
+      if (statusFirst) syncRequested = true;
       await moveTo('active');
-      syncRequested = true; // resume (or start) syncing from the saved cursor at once
+      if (!statusFirst) syncRequested = true;
       return { ok: true, status: 'active', message: `connected to ${connected.accountName}` };
     } catch (err) {
       const message = failureMessage(err);
