@@ -4,7 +4,7 @@ import type { NewTenantEvent } from './event-log';
 
 interface MessageLike {
   _id: unknown; conversationId: unknown; channelId: unknown; platform: string; direction: string; status: string;
-  text?: string | null; attachments?: { type: string; name?: string | null; mimeType?: string | null }[] | null;
+  text?: string | null; attachments?: { type: string; name?: string | null; mimeType?: string | null; mediaId?: string | null }[] | null;
   sender?: { externalId?: string | null; name?: string | null; agentId?: string | null } | null;
   platformTimestamp?: Date | null; template?: { name?: string | null } | null;
 }
@@ -19,7 +19,7 @@ export function messageCreated(m: MessageLike): NewTenantEvent {
       direction: m.direction, status: m.status,
       ...(m.text != null ? { text: m.text } : {}),
       ...(m.template?.name ? { template: m.template.name } : {}),
-      attachments: (m.attachments ?? []).map((a) => ({ type: a.type, ...(a.name ? { name: a.name } : {}), ...(a.mimeType ? { mimeType: a.mimeType } : {}) })),
+      attachments: (m.attachments ?? []).map((a) => ({ type: a.type, ...(a.name ? { name: a.name } : {}), ...(a.mimeType ? { mimeType: a.mimeType } : {}), ...(a.mediaId ? { mediaId: a.mediaId } : {}) })),
       sender: { ...(m.sender?.externalId ? { externalId: m.sender.externalId } : {}), ...(m.sender?.name ? { name: m.sender.name } : {}), ...(m.sender?.agentId ? { agentId: m.sender.agentId } : {}) },
       timestamp: (m.platformTimestamp ?? new Date()).toISOString(),
     },
