@@ -77,6 +77,13 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
     })), false);
   }
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
+  // A send may have stored its message between our lookup and the write above, and looked for
+  // deferred events before these were marked: look again now, or they would wait forever.
+  if (applied.deferred.length > 0) {
+    const targets = [...new Set(applied.deferred.map((d) => d.messageId))];
+    const arrived = await MessageModel.collection.find({ _id: { $in: targets } } as Document, { projection: { _id: 1 } }).toArray();
+    if (arrived.length > 0) await applyDeferredEvents(channelId, arrived.map((m) => m._id as unknown as string));
+  }
   return result;
 }
 

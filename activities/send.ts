@@ -13,8 +13,8 @@ import { credentialsRejectedSignal } from '../workflows/channel';
 import { channelAccess, type LifecycleDeps } from './channel-lifecycle';
 import { appendEvents } from '../lib/event-log';
 import { messageStatusChanged } from '../lib/event-payloads';
-import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
-import { takeSendSlot, waitUntil } from './send-pacing';
+import { isRetriedAttempt } from './activity-context';
+import { sendInSlot, takeSendSlot } from './send-pacing';
 import { sendRateOf } from '../lib/domain/send-rate';
 import { toActivityFailure } from './failures';
 import { mediaLinkKeys, signedMediaUrl } from '../lib/media-link';
@@ -96,12 +96,13 @@ export function createSendActivities(deps: SendDeps) {
     async deliverMessage({ messageId, slotAt }: { messageId: string; slotAt?: number }): Promise<{ externalId: string }> {
       const message = await loadMessage(messageId);
       const channel = await load(String(message.channelId));
-      const slot = slotAt !== undefined && !isRetriedAttempt() ? slotAt : await takeSendSlot(String(message.channelId), sendRateOf(channel.platform, channel.sendRatePerSecond));
+      const rate = sendRateOf(channel.platform, channel.sendRatePerSecond);
+      const slot = slotAt !== undefined && !isRetriedAttempt() ? slotAt : await takeSendSlot(String(message.channelId), rate);
       if (slot - Date.now() > MAX_SLOT_WAIT_MS) {
         // A queue this deep: give the slot up and come back later rather than hold a worker slot.
         throw ApplicationFailure.create({ type: 'RateLimited', message: 'the channel\'s send queue is long', nextRetryDelay: slot - Date.now() - MAX_SLOT_WAIT_MS / 2 });
       }
-      await waitUntil(slot, () => heartbeatIfActivity());
+      await sendInSlot(String(message.channelId), rate, slot);
       const conv = await ConversationModel.findById(message.conversationId, { externalId: 1, participant: 1, subject: 1 }).lean();
       if (!conv) throw ApplicationFailure.nonRetryable('the conversation no longer exists', 'PermanentPlatformError');
       const adapter = adapterFor(channel.platform);

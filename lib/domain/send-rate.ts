@@ -24,5 +24,15 @@ export const SEND_RATE: Record<Platform, SendRateLimit> = {
 /** The rate a channel sends at: its own setting if any, else the platform's cap. */
 export const sendRateOf = (platform: Platform, configured?: number | null) => configured ?? SEND_RATE[platform].default;
 
-/** The spacing between two sends at that rate, in milliseconds. */
-export const sendIntervalMs = (perSecond: number) => 1000 / perSecond;
+/**
+ * The spacing between two send slots at that rate, in milliseconds: a tenth wider than 1000/rate,
+ * so that a send starting a little after its slot (SLOT_LATENESS) or reaching the platform a little
+ * later than the one before still never puts rate + 1 sends into any one second (rate × 10 % of the spacing = 100 ms).
+ */
+export const sendIntervalMs = (perSecond: number) => (1000 / perSecond) * 1.1;
+
+/**
+ * How late after its slot a send may still start; later, it takes a new slot. A constant well
+ * above timer granularity and well below the 100 ms the wider spacing leaves in every second.
+ */
+export const SLOT_LATENESS_MS = 25;
