@@ -114,11 +114,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const times = accepted.map((r) => r.at).sort((a, b) => a - b);
   const spanMs = times.length > 1 ? times.at(-1)! - times[0]! : 0;
   const achieved = spanMs > 0 ? ((times.length - 1) * 1000) / spanMs : 0;
-  let maxInSecond = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i]! - times[j]! >= 1000) j++;
-    maxInSecond = Math.max(maxInSecond, i - j + 1);
-  }
+  const maxInSecond = mostInOneSecond(times);
+  // When each platform call started, by our clock (the send activity stamps it just before the
+  // call): what the limiter controls. The sandbox's receipt times above also carry the delay of
+  // this one busy process, which runs the sandbox, the worker and the API together.
+  const started = (await MessageModel.collection.find({ _id: outPrefix, sentAt: { $exists: true } } as Document, { projection: { sentAt: 1 } }).toArray())
+    .map((m) => new Date(m.sentAt as Date).getTime()).sort((a, b) => a - b);
+  const maxStartedInSecond = mostInOneSecond(started);
   const byStatus = Object.fromEntries((await MessageModel.collection.aggregate([{ $match: { _id: outPrefix } }, { $group: { _id: '$status', n: { $sum: 1 } } }]).toArray()).map((g) => [g._id, g.n]));
   const failedReasons = (await MessageModel.collection.find({ _id: outPrefix, status: 'failed' } as Document, { projection: { error: 1 } }).limit(5).toArray()).map((m) => m.error);
   const idealMs = (sends / rate) * 1000;
@@ -141,8 +143,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     requestsPosted: sends + Math.floor(sends / 10), rejectedRequests: rejected, distinctMessages: new Set(ids.filter(Boolean)).size,
     postedMs: Math.round(postedMs), completionMs: Math.round(completionMs),
     platformSendsAccepted: accepted.length, messagesDelivered: perMessage.size, missing, duplicated,
-    achievedPerSecond: Math.round(achieved * 100) / 100, maxSendsInAnySecond: maxInSecond, capPerSecond: rate,
-    achievedVsCap: Math.round((achieved / rate) * 1000) / 1000, maxSecondVsCap: Math.round((maxInSecond / rate) * 1000) / 1000,
+    achievedPerSecond: Math.round(achieved * 100) / 100, maxSendsInAnySecond: maxStartedInSecond, maxReceivedInAnySecond: maxInSecond, capPerSecond: rate,
+    achievedVsCap: Math.round((achieved / rate) * 1000) / 1000, maxSecondVsCap: Math.round((maxStartedInSecond / rate) * 1000) / 1000,
     baseline: { idealMs: Math.round(idealMs), what: 'N / cap: the earliest a run that never exceeds the cap can finish' },
     completionVsIdeal: Math.round((completionMs / idealMs) * 100) / 100,
     statuses: byStatus, failedReasons, duplicateCauses, cpuSeconds, dbTop,
@@ -162,13 +164,23 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ['messages delivered', `${fmtInt(perMessage.size)} of ${fmtInt(sends)}`],
       ['missing / duplicated', `${missing} / ${duplicated}`],
       ['achieved rate', `${fmtNum(achieved)}/s (${fmtNum(figures.achievedVsCap)}× cap)`],
-      ['most sends in any 1 s', `${maxInSecond} (cap ${rate})`],
+      ['most sends started in any 1 s (our clock)', `${maxStartedInSecond} (cap ${rate})`],
+      ['most received in any 1 s (sandbox clock)', `${maxInSecond}`],
       ...duplicateCauses.map((c): [string, string] => ['duplicate cause', c.slice(0, 120)]),
       ['CPU s: API+worker / Temporal / FerretDB', `${cpuSeconds.apiAndWorker} / ${cpuSeconds.temporal ?? 'n/a'} / ${cpuSeconds.ferretdb ?? 'n/a'}`],
       ...dbTop.slice(0, 4).map((d): [string, string] => [`db: ${d.label}`.slice(0, 60), `${fmtInt(d.count)} × ${fmtNum(d.avgMs)} ms (max ${fmtNum(d.maxMs)})`]),
       ['message statuses', Object.entries(byStatus).map(([s, n]) => `${s} ${n}`).join(', ')],
     ],
   };
+}
+
+function mostInOneSecond(sorted: number[]): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= 1000) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
 }
 
 async function pool(n: number, concurrency: number, task: (i: number) => Promise<void>) {
