@@ -1,9 +1,10 @@
 // `npm run bench:report`: writes BENCHMARKS.md from the newest result of every benchmark scenario
-// and chaos scenario in bench-results/. Every figure in the file comes from those JSON files — the
+// and chaos scenario in bench-results/ (this file lives in lib/: main.ts takes every file beside
+// it for a scenario). Every figure in the file comes from those JSON files — the
 // tables the runs printed, and the targets checked against their figures — never typed by hand.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../stack/tools';
+import { ROOT } from '../../stack/tools';
 
 const RESULTS = path.join(ROOT, 'bench-results');
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
