@@ -42,7 +42,9 @@ export async function insertNew<T extends { _id: unknown }>(collection: Collecti
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
     const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
+    // The driver also wraps a network or server error (the database went away mid-command) in a
+    // MongoBulkWriteError, with no write errors: nothing is known to be stored, so it must throw.
+    if (errors.length === 0 || err.writeConcernError || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
     const refused = new Set(errors.map((e) => e.index));
     return new Set(docs.filter((_, i) => !refused.has(i)).map((d) => d._id));
   }
