@@ -101,13 +101,25 @@ function main() {
   const chaosNames = [...new Set(readdirSync(RESULTS).filter((f) => f.startsWith('chaos-') && f.endsWith('.json')).map((f) => f.replace(/^chaos-/, '').replace(/-\d{4}-\d{2}-\d{2}T.*$/, '')))].sort();
   const chaos: string[] = ['## Chaos (`npm run chaos`)', ''];
   if (chaosNames.length === 0) chaos.push('_No result yet: run `npm run chaos`._', '');
-  for (const name of chaosNames) {
-    const r = newest(`chaos-${name}`)!;
-    chaos.push(`### \`${name}\``, '');
-    if (r.description) chaos.push(String(r.description), '');
-    chaos.push(`Command: \`${r.command ?? command('chaos', name, r.options)}\` — run ${r.date ?? r.startedAt ?? ''}, file \`bench-results/${r._file}\`.`, '');
-    if (Array.isArray(r.rows)) chaos.push(table(r.rows), '');
-    else chaos.push('```json', JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => !['_file', 'machine'].includes(k))), null, 2).slice(0, 4000), '```', '');
+  else {
+    chaos.push(
+      'Per scenario, from its newest result: messages the sandbox sent (live and history) against what was stored by natural key; replies requested against sends the platform accepted; whether every workflow resumed and every reply ended sent/delivered/read or failed with a reason.', '',
+      '| scenario | passed | messages sent | stored | lost | duplicated | replies requested | accepted | duplicated | final statuses | workflows resumed | took |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+    );
+    for (const name of chaosNames) {
+      const r = newest(`chaos-${name}`)!;
+      const a = r.audit ?? {};
+      const statuses = Object.entries(a.sends?.statuses ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+      chaos.push(`| \`${name}\` | ${r.passed ? 'yes' : '**no**'} | ${a.sandbox?.messages ?? ''} | ${a.stored?.found ?? ''} | ${a.stored?.lost ?? ''} | ${a.stored?.duplicated ?? ''} | ${a.sends?.requested ?? ''} | ${a.sends?.delivered ?? ''} | ${a.sends?.duplicated ?? ''} | ${statuses} | ${a.workflows?.resumed ? 'yes' : '**no**'} | ${r.seconds ?? ''} s |`);
+    }
+    chaos.push('');
+    for (const name of chaosNames) {
+      const r = newest(`chaos-${name}`)!;
+      chaos.push(`### \`${name}\``, '', `Command: \`${r.command ?? command('chaos', name, r.options)}\` — run ${r.date ?? ''}, file \`bench-results/${r._file}\`.`, '');
+      if (Array.isArray(r.timeline) && r.timeline.length) chaos.push(...r.timeline.map((t: { at: string; what: string }) => `- ${t.at}: ${t.what}`), '');
+      if (Array.isArray(r.problems) && r.problems.length) chaos.push('Problems:', ...r.problems.map((p: unknown) => `- ${String(typeof p === 'string' ? p : JSON.stringify(p))}`), '');
+    }
   }
   lines.push(...summary, '', ...sections, ...chaos);
   writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), `${lines.join('\n')}\n`);
