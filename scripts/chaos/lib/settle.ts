@@ -24,7 +24,7 @@ export async function settle(stack: ChaosStack, channel: Channel, sends: SendLog
       const pendingReplies = await MessageModel.collection.countDocuments({ _id: { $in: ids() }, status: 'pending' } as Document);
       const count = await storedCount(channel);
       if (count !== lastCount) { lastCount = count; stableSince = Date.now(); }
-      why = `${d.pending} deliveries in flight or waiting to retry, ${queued} events queued, ${pendingReplies} replies pending, ${count} messages stored (unchanged for ${Math.round((Date.now() - stableSince) / 1000)} s)`;
+      why = `${d.pending} deliveries in flight, waiting to retry or held (${d.held} held), ${queued} events queued, ${pendingReplies} replies pending, ${count} messages stored (unchanged for ${Math.round((Date.now() - stableSince) / 1000)} s)`;
       if (d.pending === 0 && queued === 0 && pendingReplies === 0 && Date.now() - stableSince >= 3000) {
         const running = await runningSendWorkflows(stack, ids());
         if (running === 0) return { settled: true, waitedMs: Date.now() - t0, why };

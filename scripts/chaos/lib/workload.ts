@@ -172,6 +172,13 @@ export async function sendReplies(stack: ChaosStack, log: SendLog, conversations
   await Promise.all(inFlight);
 }
 
+/** Waits until none of the log's replies is pending (each was sent or failed), e.g. before lifting a fault. */
+export async function repliesSettled(log: SendLog, timeoutMs: number): Promise<boolean> {
+  const ids = log.ids.filter((id): id is string => !!id);
+  return waitFor('the replies to leave pending', async () => (await MessageModel.collection.countDocuments({ _id: { $in: ids }, status: 'pending' } as Document)) === 0, timeoutMs, 500)
+    .then(() => true, () => false);
+}
+
 /** Retries `fn` (thrown errors and rejected answers) for up to 2 minutes. */
 export async function retrying<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@
 import { injectedFaults } from '../lib/audit';
 import { finish, intOption, type ChaosScenario, type ScenarioContext } from '../lib/scenario';
 import { ChaosStack } from '../lib/stack';
-import { connectPage, customersDone, customersWrite, newSendLog, openConversations, sendReplies, storedCount, waitBackfillDone } from '../lib/workload';
+import { connectPage, customersDone, customersWrite, newSendLog, openConversations, repliesSettled, sendReplies, storedCount, waitBackfillDone } from '../lib/workload';
 
 export const scenario: ChaosScenario = {
   name: 'platform-errors',
@@ -56,6 +56,8 @@ async function run(ctx: ScenarioContext) {
   const log = newSendLog('platformerrors');
   const customers = await customersWrite(stack, messages, rate);
   await Promise.all([customersDone(stack, customers), sendReplies(stack, log, conversations, sends, 10)]);
+  // The API answers 202 at once; the platform calls follow at the channel's pace — under the faults.
+  await repliesSettled(log, 600_000);
   const faultsInjected = injectedFaults(stack);
 
   // Faults over: "sync now" wakes the workflow from its backoff.

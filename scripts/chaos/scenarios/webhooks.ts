@@ -49,10 +49,11 @@ async function run(ctx: ScenarioContext) {
     await Promise.all([customersDone(stack, run), sendReplies(stack, log, conversations, b === 0 ? Math.ceil(restSends / 2) : Math.floor(restSends / 2), 20)]);
     // The replies' echoes come back only once the platform took them: let the held queue fill up.
     await new Promise((r) => setTimeout(r, 3000));
+    // Stop holding first, then release: a delivery made between the two would stay held forever.
+    await stack.admin('PUT', '/webhooks/options/meta', { hold: false });
     const released = (await stack.admin('POST', '/webhooks/flush')).released as number;
     bursts.push(released);
     stack.note(`burst ${b + 1}: ${released} held deliveries released at once`);
-    await stack.admin('PUT', '/webhooks/options/meta', { hold: false });
   }
   await stack.admin('PUT', '/webhooks/options/meta', { duplicate: 0, reorderWindow: 0, hold: false });
 
