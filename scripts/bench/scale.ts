@@ -17,7 +17,7 @@ import { channelWorkflowId } from '../../lib/domain/channel';
 import { ChannelModel } from '../../models';
 import type { channelWorkflow } from '../../workflows/channel';
 import { fmtInt, fmtMB, fmtMs, fmtNum, intOption, type Scenario, type ScenarioContext, type ScenarioResult } from './lib/scenario';
-import { startStack } from './lib/stack';
+import { connectMessengerPage, startStack } from './lib/stack';
 
 const PAGE = '101000000000001';
 
@@ -44,14 +44,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 
   const stack = await startStack({ world: { conversations: 5, messagesPerConversation: 2 }, platforms: ['meta'], syncIntervalSeconds: intervalS, say, defer: ctx.defer });
   // --- one real channel, connected the way a user does ------------------------------------------------
-  const created = await stack.call('POST', '/v1/channels', { key: stack.key, body: { platform: 'messenger', name: 'Scale 0', settings: { pageId: PAGE } } });
-  if (created.status !== 201) throw new Error(`POST /v1/channels answered ${created.status}: ${created.text}`);
-  const consent = await fetch(`${created.json.authorizeUrl}&sandbox_action=approve`, { redirect: 'manual' });
-  const callback = new URL(consent.headers.get('location')!);
-  const connected = await stack.call('GET', `${callback.pathname}${callback.search}`);
-  if (connected.status !== 200) throw new Error(`OAuth callback answered ${connected.status}: ${connected.text}`);
-  const firstId: string = created.json.channel.id;
-  await waitFor(async () => (await ChannelModel.findById(firstId, { backfill: 1 }).lean())?.backfill?.done === true, 120_000);
+  const firstId = await connectMessengerPage(stack, PAGE, 'Scale 0');
   const template = (await ChannelModel.collection.findOne({ _id: new Types.ObjectId(firstId) }))!;
   const tenantId = String(template.tenantId);
 
@@ -186,13 +179,4 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
-async function waitFor(probe: () => Promise<boolean>, timeoutMs: number) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('timed out');
 }

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Document } from 'mongodb';
 import { MessageModel } from '../../models';
 import { fmtInt, fmtMs, fmtNum, intOption, type Scenario, type ScenarioContext, type ScenarioResult } from './lib/scenario';
-import { startStack } from './lib/stack';
+import { connectMessengerPage, startStack } from './lib/stack';
 
 const PAGE = '101000000000001';
 
@@ -39,18 +39,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     return (await res.json().catch(() => undefined)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   };
   await admin('PUT', '/webhooks/targets/meta', { url: `${stack.apiUrl}/webhooks/meta` });
-  // Connect the Page the way a user does: create, consent in the sandbox, our OAuth callback.
-  const created = await stack.call('POST', '/v1/channels', { key: stack.key, body: { platform: 'messenger', name: 'Bench Page', settings: { pageId: PAGE } } });
-  if (created.status !== 201) throw new Error(`POST /v1/channels answered ${created.status}: ${created.text}`);
-  const consent = await fetch(`${created.json.authorizeUrl}&sandbox_action=approve`, { redirect: 'manual' });
-  const callback = new URL(consent.headers.get('location')!);
-  const connected = await stack.call('GET', `${callback.pathname}${callback.search}`);
-  if (connected.status !== 200) throw new Error(`OAuth callback answered ${connected.status}: ${connected.text}`);
-  const channelId: string = created.json.channel.id;
-  await waitFor('backfill done', async () => {
-    const ch = (await stack.call('GET', `/v1/channels/${channelId}`, { key: stack.key })).json.channel;
-    return ch.backfill.done && ch.status === 'active';
-  }, 120_000);
+  const channelId = await connectMessengerPage(stack, PAGE, 'Bench Page');
   const patched = await stack.call('PATCH', `/v1/channels/${channelId}`, { key: stack.key, body: { sendRatePerSecond: rate } });
   if (patched.status !== 200) throw new Error(`PATCH /v1/channels answered ${patched.status}: ${patched.text}`);
   say(`channel ${channelId} connected, send rate ${patched.json.channel.sendRate.perSecond}/s`);

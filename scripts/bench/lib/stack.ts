@@ -296,3 +296,22 @@ function sandboxEndpoint(rest: string): string {
   const shape = segs.map((s) => (/\d{5,}|^t_|^m_|^[A-Za-z0-9_-]{24,}$/.test(s) ? '{id}' : s)).join('/');
   return `${host} /${shape}`;
 }
+
+/**
+ * Connects a Messenger Page the way a user does — create the channel, approve the sandbox's consent,
+ * our OAuth callback — and waits for its backfill. Returns the channel ID.
+ */
+export async function connectMessengerPage(stack: BenchStack, pageId: string, name: string): Promise<string> {
+  const created = await stack.call('POST', '/v1/channels', { key: stack.key, body: { platform: 'messenger', name, settings: { pageId } } });
+  if (created.status !== 201) throw new Error(`POST /v1/channels answered ${created.status}: ${created.text}`);
+  const consent = await fetch(`${created.json.authorizeUrl}&sandbox_action=approve`, { redirect: 'manual' });
+  const callback = new URL(consent.headers.get('location')!);
+  const connected = await stack.call('GET', `${callback.pathname}${callback.search}`);
+  if (connected.status !== 200) throw new Error(`OAuth callback answered ${connected.status}: ${connected.text}`);
+  const channelId: string = created.json.channel.id;
+  for (const until = Date.now() + 120_000; ; await new Promise((r) => setTimeout(r, 250))) {
+    const ch = (await stack.call('GET', `/v1/channels/${channelId}`, { key: stack.key })).json.channel;
+    if (ch.backfill.done && ch.status === 'active') return channelId;
+    if (Date.now() > until) throw new Error(`channel ${channelId} did not finish its backfill in 2 minutes`);
+  }
+}
