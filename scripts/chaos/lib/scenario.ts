@@ -32,13 +32,8 @@ export interface ChaosScenario {
   run(ctx: ScenarioContext): Promise<ChaosResult>;
 }
 
-export function intOption(options: Options, name: string, fallback: number, min = 0): number {
-  const raw = options[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw === true || !Number.isInteger(n) || n < min) throw new Error(`--${name} needs a whole number ≥ ${min} (got ${raw === true ? 'nothing' : raw})`);
-  return n;
-}
+// Options read the same way as the bench's.
+export { intOption } from '../../bench/lib/scenario';
 
 export interface Faults {
   /** What the scenario did, for the top of its table. */
