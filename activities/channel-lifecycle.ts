@@ -8,7 +8,7 @@ import type { Platform } from '../lib/domain/channel';
 import type { PlatformConfig } from '../lib/platform-config';
 import { ChannelModel } from '../models';
 import { toActivityFailure } from './failures';
-import { isRetriedAttempt } from './activity-context';
+import { isRetriedAttempt, withHeartbeats } from './activity-context';
 import { applyDeferredEvents } from './inbox-events';
 import { storeConversations } from './inbox-writes';
 import { ADAPTER_FACTORIES } from './platforms';
@@ -104,7 +104,8 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
       const total: SyncResult = { pages: 0, conversations: 0, messagesInserted: 0, done: false };
       try {
         while (total.pages < maxPages) {
-          const page = await adapter.fetchPage({ credentials, account, cursor, mode });
+          // A page read may hang and be retried in place (retryRead) for longer than the heartbeat timeout.
+          const page = await withHeartbeats(() => ({ pages: total.pages, messagesInserted: total.messagesInserted }), () => adapter.fetchPage({ credentials, account, cursor, mode }));
           // Only the first page of a retried attempt can be one an interrupted attempt half stored.
           const stored = await storeConversations(ref, page.conversations, { retry: total.pages === 0 && isRetriedAttempt(), announce: mode === 'incremental' });
           await applyDeferredEvents(channelId, stored.insertedIds); // statuses that arrived before their message

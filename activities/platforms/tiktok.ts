@@ -20,7 +20,7 @@ import {
   type SyncCursor,
   type SyncPage,
 } from './types';
-import { fetchPlatform, readJsonObject } from './http';
+import { fetchPlatform, READ_RETRY, readJsonObject, retryRead } from './http';
 import { fetchMedia } from './media';
 
 const PLATFORM = 'tiktok' as const;
@@ -365,7 +365,12 @@ export class TikTokAdapter implements ChannelAdapter {
   }
 
   /** A Business Messaging call: Access-Token header, `{code, message, data}` envelope. */
-  private async business(credentials: Credentials, method: 'GET' | 'POST', path: string, params: Json): Promise<Json> {
+  private business(credentials: Credentials, method: 'GET' | 'POST', path: string, params: Json): Promise<Json> {
+    // Reads are retried in place on 5xx/timeouts; a POST (a send) is never repeated here.
+    return method === 'GET' ? retryRead(() => this.businessCall(credentials, method, path, params), READ_RETRY) : this.businessCall(credentials, method, path, params);
+  }
+
+  private async businessCall(credentials: Credentials, method: 'GET' | 'POST', path: string, params: Json): Promise<Json> {
     const token = str(credentials.accessToken);
     if (!token) throw reauth('no TikTok access token stored; reconnect the account');
     const url = new URL(`${this.businessBase}${path}`);

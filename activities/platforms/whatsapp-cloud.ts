@@ -6,6 +6,7 @@
 // `whatsapp_business_account` webhooks. So fetchPage honestly returns nothing in both modes and
 // the webhook handler is the source of truth for this channel's history.
 import type { PlatformConfig } from '../../lib/platform-config';
+import { READ_RETRY, retryRead } from './http';
 import {
   PlatformError,
   type AccountInfo,
@@ -157,7 +158,7 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
 
   /** GET on the Graph API with the token in the Authorization header (never in the URL, so never in an error). */
   private graphGet<T>(accessToken: string, path: string, query: Record<string, string>): Promise<T> {
-    return this.graphRequest<T>(accessToken, `${this.base}${path}?${new URLSearchParams(query)}`, { method: 'GET' });
+    return retryRead(() => this.graphRequest<T>(accessToken, `${this.base}${path}?${new URLSearchParams(query)}`, { method: 'GET' }), READ_RETRY);
   }
 
   /** POST of a JSON body on the Graph API. */

@@ -171,13 +171,16 @@ async function checkFaults(sb: Sbx, adapter: ChannelAdapter, conn: ConnectResult
   assert.equal(http429.status, 429);
   assert.ok(http429.classification.kind === 'rate_limited' && http429.classification.retryAfterMs >= 60_000);
 
+  // Reads are retried in place (three tries): one 503 is absorbed, three in a row reach the caller.
   await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'messages', errorRate: 1, errorStatus: 503, remaining: 1 });
+  assert.ok((await call()).conversations.length > 0);
+  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'messages', errorRate: 1, errorStatus: 503, remaining: 3 });
   const down = await rejects(call(), 'retryable');
   assert.equal(adapter.classify(down).code, '2');
-  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'conversations', errorRate: 1, errorStatus: 500, remaining: 1 });
+  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'conversations', errorRate: 1, errorStatus: 500, remaining: 3 });
   assert.equal((await rejects(call(), 'retryable')).classification.code, '1');
 
-  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'conversations', timeoutRate: 1, remaining: 1 });
+  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'conversations', timeoutRate: 1, remaining: 3 });
   const hung = await rejects(call(slow), 'retryable', /timed out/);
   assert.equal(slow.classify(hung).kind, 'retryable');
   // Afterwards it works again.
@@ -228,7 +231,8 @@ async function refusingGraph(sb: Sbx, refusal: { status: number; error: Record<s
 
 /** A 5xx and a rate limit on subscribed_apps fail the connect, classified, and say what failed. */
 async function checkSubscribeFaults(sb: Sbx, adapter: ChannelAdapter) {
-  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'subscribed_apps', errorRate: 1, errorStatus: 500, remaining: 1 });
+  // Three in a row: the read of the current subscription is retried in place (retryRead) before it gives up.
+  await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'subscribed_apps', errorRate: 1, errorStatus: 500, remaining: 3 });
   const down = await rejects(connect(adapter), 'retryable', /could not subscribe the app to the webhooks of/);
   assert.equal(down.status, 500);
   await sb.admin('POST', '/faults', { platform: 'meta', endpoint: 'subscribed_apps', rateLimitRate: 1, retryAfterSeconds: 30, remaining: 1 });

@@ -194,14 +194,17 @@ describe('tiktok adapter', () => {
     assert.equal(limited.kind, 'rate_limited');
     assert.equal(limited.kind === 'rate_limited' && limited.retryAfterMs, 7000);
 
+    // Reads are retried in place: one 503 is absorbed, three in a row reach the caller.
     await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'business.get', errorRate: 1, errorStatus: 503, remaining: 1 });
+    assert.equal((await adapter.check(credentials, account)).id, account.id);
+    await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'business.get', errorRate: 1, errorStatus: 503, remaining: 3 });
     assert.equal((await failure(adapter, () => adapter.check(credentials, account))).kind, 'retryable');
 
     await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'oauth.token', rateLimitRate: 1, retryAfterSeconds: 3, remaining: 1 });
     const tokenLimited = await failure(adapter, () => adapter.refresh(credentials));
     assert.equal(tokenLimited.kind === 'rate_limited' && tokenLimited.retryAfterMs, 3000);
 
-    await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'business.get', timeoutRate: 1, remaining: 1 });
+    await sb.admin('POST', '/faults', { platform: 'tiktok', endpoint: 'business.get', timeoutRate: 1, remaining: 3 });
     assert.equal((await failure(adapter, () => adapter.check(credentials, account))).kind, 'retryable');
 
     // A business error in an HTTP 200 envelope (invalid cursor → 40002) is permanent.

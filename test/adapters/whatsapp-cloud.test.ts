@@ -155,7 +155,7 @@ describe('channel operations', () => {
 
   test('injected 500 and 503 are retryable (131000 / 131016)', async () => {
     for (const [status, code] of [[500, '131000'], [503, '131016']] as const) {
-      await sb.admin('POST', '/faults', { platform: 'whatsapp', endpoint: 'node.get', errorRate: 1, errorStatus: status, remaining: 1 });
+      await sb.admin('POST', '/faults', { platform: 'whatsapp', endpoint: 'node.get', errorRate: 1, errorStatus: status, remaining: 3 });
       const err = await rejects(() => adapter.check(credentials, account));
       assert.deepEqual({ kind: err.classification.kind, code: err.classification.code, status: err.status }, { kind: 'retryable', code, status });
     }
@@ -170,7 +170,7 @@ describe('channel operations', () => {
   });
 
   test('a hanging request times out as retryable', async () => {
-    await sb.admin('POST', '/faults', { platform: 'whatsapp', endpoint: 'node.get', timeoutRate: 1, remaining: 1 });
+    await sb.admin('POST', '/faults', { platform: 'whatsapp', endpoint: 'node.get', timeoutRate: 1, remaining: 3 });
     const err = await rejects(() => adapter.check(credentials, account));
     assert.equal(err.classification.kind, 'retryable');
     assert.match(err.message, /timed out/);
