@@ -13,7 +13,7 @@ import { credentialsRejectedSignal } from '../workflows/channel';
 import { channelAccess, type LifecycleDeps } from './channel-lifecycle';
 import { appendEvents } from '../lib/event-log';
 import { messageStatusChanged } from '../lib/event-payloads';
-import { isRetriedAttempt } from './activity-context';
+import { isRetriedAttempt, untilWritten } from './activity-context';
 import { sendInSlot, takeSendSlot } from './send-pacing';
 import { sendRateOf } from '../lib/domain/send-rate';
 import { toActivityFailure } from './failures';
@@ -52,6 +52,33 @@ export function createSendActivities(deps: SendDeps) {
     if (!media.mediaId) return media.url ?? '';
     if (!deps.publicUrl) throw ApplicationFailure.nonRetryable('uploaded media needs PUBLIC_URL: the platform fetches it from there', 'PermanentPlatformError');
     return signedMediaUrl(deps.publicUrl, media.mediaId, linkKeys);
+  }
+
+  /** Everything that follows a platform's acceptance of a reply; safe to repeat (`again`: it is a repeat). */
+  async function recordSent(message: PendingMessage, channel: { platform: string; account?: { id?: unknown } | null }, sent: { externalId: string; timestamp: number }, media: NonNullable<PendingMessage['attachments']>[number] | undefined, again: boolean): Promise<void> {
+    const messageId = message._id;
+    const alias = messageKey(String(message.channelId), sent.externalId);
+    // The alias first: an echo arriving now is refused as a duplicate and statuses find it.
+    await insertNew(MessageModel.collection, [{ _id: alias, aliasOf: messageId, channelId: message.channelId, tenantId: message.tenantId }]);
+    const marked = await MessageModel.collection.updateOne({ _id: messageId, statusRank: { $not: { $gte: statusRank('sent') } } } as Document, {
+      $set: { status: 'sent', statusRank: statusRank('sent'), externalId: sent.externalId, sentAt: new Date(sent.timestamp), platformTimestamp: new Date(sent.timestamp), updatedAt: new Date() },
+      $unset: { error: '' },
+    });
+    // Repeated (in place or by a retried attempt): the mark may have landed without its event.
+    if (marked.modifiedCount === 1 || again || isRetriedAttempt()) {
+      await appendEvents(String(message.tenantId), [messageStatusChanged(message, 'sent', new Date(sent.timestamp))]);
+    }
+    // The conversation's summary moves on as for any outbound message (preview, unread reset).
+    await bulkWriteInChunks(ConversationModel.collection, summaryUpdates(message.conversationId, batchToken([messageId]), [{
+      externalId: sent.externalId, direction: 'outbound', sender: { externalId: String(channel.account?.id ?? '') }, timestamp: sent.timestamp,
+      ...(message.text ? { text: message.text } : {}), ...(media ? { attachments: [{ type: media.type }] } : {}),
+    }], new Date()), true);
+    // Read receipts there are watermarks over the conversation: list the reply as waiting for
+    // one (activities/inbox-events.ts moves it to read and takes it off the list).
+    if (WATERMARK_PLATFORMS.has(channel.platform)) {
+      await ConversationModel.collection.updateOne({ _id: message.conversationId } as Document, { $addToSet: { awaitingRead: messageId } });
+    }
+    await applyDeferredEvents(String(message.channelId), [alias]);
   }
 
   async function loadMessage(messageId: string): Promise<PendingMessage> {
@@ -137,29 +164,12 @@ export function createSendActivities(deps: SendDeps) {
       }
       // The platform stamped it between our call and its answer; where the adapter can only report
       // our clock afterwards, the call's start keeps "sent before watermark" comparisons true.
-      sent = { ...sent, timestamp: Math.min(sent.timestamp, startedAt) };
-      const alias = messageKey(String(message.channelId), sent.externalId);
-      // The alias first: an echo arriving now is refused as a duplicate and statuses find it.
-      await insertNew(MessageModel.collection, [{ _id: alias, aliasOf: messageId, channelId: message.channelId, tenantId: message.tenantId }]);
-      const marked = await MessageModel.collection.updateOne({ _id: messageId, statusRank: { $not: { $gte: statusRank('sent') } } } as Document, {
-        $set: { status: 'sent', statusRank: statusRank('sent'), externalId: sent.externalId, sentAt: new Date(sent.timestamp), platformTimestamp: new Date(sent.timestamp), updatedAt: new Date() },
-        $unset: { error: '' },
-      });
-      if (marked.modifiedCount === 1 || isRetriedAttempt()) {
-        await appendEvents(String(message.tenantId), [messageStatusChanged(message, 'sent', new Date(sent.timestamp))]);
-      }
-      // The conversation's summary moves on as for any outbound message (preview, unread reset).
-      await bulkWriteInChunks(ConversationModel.collection, summaryUpdates(message.conversationId, batchToken([messageId]), [{
-        externalId: sent.externalId, direction: 'outbound', sender: { externalId: String(channel.account?.id ?? '') }, timestamp: sent.timestamp,
-        ...(message.text ? { text: message.text } : {}), ...(media ? { attachments: [{ type: media.type }] } : {}),
-      }], new Date()), true);
-      // Read receipts there are watermarks over the conversation: list the reply as waiting for
-      // one (activities/inbox-events.ts moves it to read and takes it off the list).
-      if (WATERMARK_PLATFORMS.has(channel.platform)) {
-        await ConversationModel.collection.updateOne({ _id: message.conversationId } as Document, { $addToSet: { awaitingRead: messageId } });
-      }
-      await applyDeferredEvents(String(message.channelId), [alias]);
-      return { externalId: sent.externalId };
+      const taken = { ...sent, timestamp: Math.min(sent.timestamp, startedAt) };
+      // From here on the platform has the message: a failure must not reach the retry policy (the
+      // retried attempt would send it again while the "already sent" mark is missing), so the
+      // bookkeeping — idempotent, the alias and the mark first — is repeated until it lands.
+      await untilWritten('recording a sent message', (attempt) => recordSent(message, channel, taken, media, attempt > 1));
+      return { externalId: taken.externalId };
     },
 
     /** Marks the message failed with the reason; an auth failure also tells the channel workflow. */

@@ -14,8 +14,9 @@ const { prepareSend, recordSendFailure, reserveSendSlot } = proxyActivities<Acti
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 // Long enough to wait for a send slot (a retry takes a new one), heartbeating while it waits. The
-// heartbeat timeout is generous: the platform call and the writes after it do not heartbeat, and
-// timing out an attempt whose platform call went through would send the message twice.
+// heartbeat timeout is generous: the platform call does not heartbeat, and timing out an attempt
+// whose platform call went through would send the message twice (the writes after it are repeated
+// in place, heartbeating, until they land — activities/send.ts).
 const { deliverMessage } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '2 minutes',
