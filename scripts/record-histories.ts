@@ -32,6 +32,7 @@ async function main() {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   let revoked = false;
+  let rateLimitNext = false;
   let syncs = 0;
   let drains = 0;
   let sendAttempts = 0;
@@ -46,6 +47,7 @@ async function main() {
         syncChannel: async ({ mode }: { mode: string }) => {
           syncs++;
           if (revoked) throw ApplicationFailure.create({ type: 'Reauth', message: 'token revoked', nonRetryable: true });
+          if (rateLimitNext) { rateLimitNext = false; throw ApplicationFailure.create({ type: 'RateLimited', message: 'rate limited (613)', nonRetryable: true, details: [{ retryAfterMs: 4000 }] }); }
           return { pages: 1, conversations: 1, messagesInserted: 5, done: mode === 'incremental' || syncs >= 2 };
         },
         refreshChannelToken: async () => ({ tokenExpiresAt: Date.now() + 3_600_000 }),
@@ -108,6 +110,26 @@ async function main() {
       await hooks.signal(disconnectSignal, { reason: 'recorded scenario' });
       await hooks.result();
       await save('channel-webhooks', hooks.workflowId);
+
+      // channel-rate-limited: a sync refused with a 4 s Retry-After; webhook events drained and a
+      // "sync now" ignored inside the delay (patch rate-limit-wait-in-loop), then active again.
+      syncs = 0;
+      const limited = await client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
+        taskQueue, workflowId: 'channel:tenant1:messenger:channel3', args: [{ tenantId: 'tenant1', channelId: 'channel3', platform: 'messenger', syncIntervalSeconds: 2 }],
+      });
+      await limited.executeUpdate(connectUpdate);
+      await until(async () => (await limited.query(channelStatusQuery)).backfill.done);
+      rateLimitNext = true;
+      await limited.signal(syncNowSignal);
+      await until(async () => (await limited.query(channelStatusQuery)).status === 'rate_limited');
+      const drained = (await limited.query(channelStatusQuery)).inbox!.events;
+      await limited.signal(eventsPendingSignal);
+      await limited.signal(syncNowSignal);
+      await until(async () => (await limited.query(channelStatusQuery)).inbox!.events > drained);
+      await until(async () => (await limited.query(channelStatusQuery)).status === 'active');
+      await limited.signal(disconnectSignal, { reason: 'recorded scenario' });
+      await limited.result();
+      await save('channel-rate-limited', limited.workflowId);
 
       // send-message: one reply, retried once after a transient failure.
       const send = await client.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', { taskQueue, workflowId: 'send:tenant1:record', args: [{ messageId: 'channel1:out:record', channelId: 'channel1' }] });

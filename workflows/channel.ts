@@ -128,6 +128,8 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   let syncRequested = input.carried?.syncRequested ?? false;
   let eventsPending = input.carried?.eventsPending ?? false;
   let disconnectRequested: { reason?: string } | undefined;
+  /** The platform said to wait until then (patch rate-limit-wait-in-loop). */
+  let rateLimitedUntil = 0;
 
   async function moveTo(status: ChannelStatus, reason?: string): Promise<void> {
     if (state.status === status && state.reason === reason) return;
@@ -213,8 +215,16 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
         await moveTo('reauth_required', message);
         return;
       case 'RateLimited': {
+        const waitMs = retryAfterMs(err) ?? 60_000;
+        if (patched('rate-limit-wait-in-loop')) {
+          // The main loop waits it out, draining webhook events meanwhile (they need no platform
+          // call); an update handler that hit the limit returns at once instead of hanging.
+          rateLimitedUntil = Math.max(rateLimitedUntil, Date.now() + waitMs);
+          await moveTo('rate_limited', message);
+          return;
+        }
         await moveTo('rate_limited', message);
-        await condition(() => disconnectRequested !== undefined, retryAfterMs(err) ?? 60_000);
+        await condition(() => disconnectRequested !== undefined, waitMs);
         if (state.status === 'rate_limited') await moveTo('active');
         return;
       }
@@ -284,6 +294,13 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       await condition(() => disconnectRequested !== undefined || eventsPending || (state.status !== 'pending_auth' && state.status !== 'reauth_required'));
       continue;
     }
+    // Rate limited: no platform call before the platform's time; "sync now" does not cut it short.
+    if (state.status === 'rate_limited' && rateLimitedUntil > 0) {
+      if (Date.now() < rateLimitedUntil) { await waitDraining(rateLimitedUntil, { wakeOnSync: false }); continue; }
+      rateLimitedUntil = 0;
+      await moveTo('active');
+      continue;
+    }
 
     const refreshAt = tokenExpiresAt ? refreshDueAt(tokenExpiresAt, Date.now()) : null;
     state.nextRefreshAt = refreshAt ? new Date(refreshAt).toISOString() : null;
@@ -325,13 +342,15 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   }
 
   /**
-   * Sleeps until `until`, a "sync now" or a disconnect — draining webhook events as they are
-   * signalled without cutting the sleep short (events must not trigger platform calls).
+   * Sleeps until `until`, a "sync now" (unless `wakeOnSync` is false) or a disconnect — draining
+   * webhook events as they are signalled without cutting the sleep short (events must not
+   * trigger platform calls).
    */
-  async function waitDraining(until: number): Promise<void> {
+  async function waitDraining(until: number, opts: { wakeOnSync: boolean } = { wakeOnSync: true }): Promise<void> {
+    const woken = () => disconnectRequested !== undefined || (opts.wakeOnSync && syncRequested);
     for (;;) {
-      await condition(() => disconnectRequested !== undefined || syncRequested || eventsPending, Math.max(1, until - Date.now()));
-      if (!eventsPending || disconnectRequested || syncRequested || Date.now() >= until || historyIsLong()) return;
+      await condition(() => woken() || eventsPending, Math.max(1, until - Date.now()));
+      if (!eventsPending || woken() || Date.now() >= until || historyIsLong()) return;
       await drainEvents();
     }
   }

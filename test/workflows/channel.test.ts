@@ -160,6 +160,13 @@ describe('channel workflow', () => {
       await handle.executeUpdate(connectUpdate);
       await handle.signal(syncNowSignal);
       await waitForStatus(handle, 'rate_limited');
+      // While it waits: webhook events are still drained (no platform call needed), and "sync now"
+      // does not cut the platform's delay short.
+      await handle.signal(eventsPendingSignal);
+      await handle.signal(syncNowSignal);
+      await waitForState(handle, (st) => (st.inbox?.events ?? 0) > 0);
+      assert.equal((await handle.query(channelStatusQuery)).status, 'rate_limited');
+      assert.equal(s.calls.filter((c) => c.name === 'syncChannel').length, 2, 'no platform call inside the delay');
       await env.sleep('11 minutes');
       await waitForStatus(handle, 'active');
       const syncs = s.calls.filter((c) => c.name === 'syncChannel');
