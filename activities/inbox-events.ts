@@ -9,7 +9,7 @@ import { conversationKey, messageKey } from '../lib/domain/keys';
 import { deliveryFailure, statusRank, type RankedStatus } from '../lib/domain/message-status';
 import { appendEventsByTenant } from '../lib/event-log';
 import { messageStatusChanged } from '../lib/event-payloads';
-import { ChannelModel, ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../models';
+import { ChannelModel, ConversationModel, deferredId, deferredRange, MessageModel, pendingRange, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
 import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
 import { bulkWriteInChunks, insertNew, storeConversations, type ChannelRef } from './inbox-writes';
@@ -28,7 +28,7 @@ export interface DrainResult {
   syncRequested: boolean;
 }
 
-type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } };
+type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
 type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
 
 export const DEFAULT_DRAIN_BATCH = 1000;
@@ -40,8 +40,9 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   if (!channel) return result;
   const ref: ChannelRef = { tenantId: String(channel.tenantId), channelId, platform: channel.platform };
 
+  // The oldest `limit` events: the range holds only pending ones, so the read stops after `limit` rows.
   const queued = (await WebhookEventModel.collection
-    .find({ _id: ofChannel(channelId), state: 'pending' } as Document, { projection: { event: 1, state: 1, delivery: 1 } })
+    .find({ _id: pendingRange(channelId) } as Document)
     .limit(limit).batchSize(limit).toArray()) as unknown as QueuedEvent[]; // one round trip
   result.events = queued.length;
   result.more = queued.length >= limit;
@@ -68,17 +69,16 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   await applyWatermarks(channelId, queued.map((q) => q.event).filter((e): e is WatermarkEvent => e.kind === 'watermark'));
   result.syncRequested = queued.some((q) => q.event.kind === 'sync');
 
-  // 4. Only now leave the queue: applied events are deleted, the rest wait for their message.
-  const deferredIds = new Set(applied.deferred.map((d) => d.id));
-  const done = [...queued, ...waiting].map((q) => q._id).filter((id) => !deferredIds.has(id));
-  if (applied.deferred.length > 0) {
-    await bulkWriteInChunks(WebhookEventModel.collection, applied.deferred.map((d) => ({
-      updateOne: { filter: { _id: d.id } as Document, update: { $set: { state: 'deferred', messageId: d.messageId }, $unset: { delivery: '' } } },
-    })), false);
-  }
+  // 4. Only now leave the queue: events still waiting for their message are copied to the
+  // deferred range first (by key, so a repeat changes nothing), then the batch is deleted.
+  const stillWaiting = new Set(applied.deferred.map((d) => d.id));
+  const waitFor = new Map(applied.deferred.map((d) => [d.id, d.messageId]));
+  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, ...q }) => ({ ...q, _id: deferredId(q._id), state: 'deferred', messageId: waitFor.get(q._id) }));
+  if (moved.length > 0) await insertNew(WebhookEventModel.collection, moved);
+  const done = [...queued.map((q) => q._id), ...waiting.map((w) => w._id).filter((id) => !stillWaiting.has(id))];
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
-  // A send may have stored its message between our lookup and the write above, and looked for
-  // deferred events before these were marked: look again now, or they would wait forever.
+  // A send may have stored its message between our lookup and the copy above, and looked for
+  // deferred events before these were there: look again now, or they would wait forever.
   if (applied.deferred.length > 0) {
     const targets = [...new Set(applied.deferred.map((d) => d.messageId))];
     const arrived = await MessageModel.collection.find({ _id: { $in: targets } } as Document, { projection: { _id: 1 } }).toArray();
@@ -114,18 +114,13 @@ function conversationsOf(events: MessageEvent[]): NormalizedConversation[] {
   return [...byThread.values()];
 }
 
-/**
- * A channel's queued events by `_id` prefix ("<channelId>:…"): a range over the primary key, the
- * one index every MongoDB-compatible server uses (FerretDB pushes this range down to SQLite).
- */
-const ofChannel = (channelId: string) => ({ $gte: `${channelId}:`, $lt: `${channelId};` });
-
 const isTargetEvent = (e: InboxEvent): e is TargetEvent => e.kind === 'status' || e.kind === 'reaction' || e.kind === 'deletion';
 
 async function deferredFor(channelId: string, messageIds: string[]): Promise<QueuedEvent[]> {
   if (messageIds.length === 0) return [];
   return (await WebhookEventModel.collection
-    .find({ _id: ofChannel(channelId), state: 'deferred', messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
+    // Only the channel's deferred events are in this range (usually none): the messageId test is cheap.
+    .find({ _id: deferredRange(channelId), messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
     .toArray()) as unknown as QueuedEvent[];
 }
 

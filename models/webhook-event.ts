@@ -10,9 +10,13 @@ export const WEBHOOK_EVENT_STATES = ['pending', 'deferred', 'held', 'unmatched']
 export type WebhookEventState = (typeof WEBHOOK_EVENT_STATES)[number];
 
 // The intake queue: one normalized platform event per document, stored before the webhook is
-// acknowledged. `_id` = "<channelId>:<arrival time, base 36>:<event key>" — a channel's events are
-// one range of the primary key, in arrival order — or "unmatched:<event key>". Applied events are
-// deleted: the queue stays small, and `webhook_deliveries` keeps the record of what arrived.
+// acknowledged. `_id` = "<channelId>:<arrival time, base 36>:<event key>": a channel's pending
+// events are one range of the primary key, in arrival order, holding nothing else: the drain reads
+// its oldest batch as `{_id: range}` and stops after `limit` rows, never stepping over parked
+// events (FerretDB filters in Go, row by row). Parked events live in ranges of their own:
+// "deferred:<queue _id>" (waiting for their message), "held:<queue _id>" (disconnected channel),
+// "unmatched:<event key>". Applied events are deleted: the queue stays small, and
+// `webhook_deliveries` keeps the record of what arrived.
 const webhookEventSchema = new Schema(
   {
     _id: { type: String, required: true },
@@ -37,3 +41,13 @@ const webhookEventSchema = new Schema(
 
 export type WebhookEvent = InferSchemaType<typeof webhookEventSchema>;
 export const WebhookEventModel = model('WebhookEvent', webhookEventSchema, 'webhook_events');
+
+const range = (prefix: string) => ({ $gte: `${prefix}:`, $lt: `${prefix};` });
+/** A channel's pending events (`_id` range). */
+export const pendingRange = (channelId: string) => range(channelId);
+/** A channel's deferred events (`_id` range). */
+export const deferredRange = (channelId: string) => range(`deferred:${channelId}`);
+/** A channel's held events (`_id` range). */
+export const heldRange = (channelId: string) => range(`held:${channelId}`);
+export const deferredId = (queueId: string) => `deferred:${queueId}`;
+export const heldId = (queueId: string) => `held:${queueId}`;

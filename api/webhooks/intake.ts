@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { Types } from 'mongoose';
 import { sha256Hex } from '../../lib/crypto';
-import { ChannelModel, WebhookDeliveryModel, WebhookEventModel } from '../../models';
+import { ChannelModel, heldId, WebhookDeliveryModel, WebhookEventModel } from '../../models';
 import { insertNew } from '../../activities/inbox-writes';
 import type { ChannelDirectory } from './directory';
 import { MalformedWebhookError, type InboxEvent, type ParseResult, type WebhookRequest, type WebhookSecrets, type WebhookSource } from './sources/types';
@@ -87,7 +87,8 @@ export class WebhookIntake {
       for (const t of targets) {
         channelIds.add(t.channelId);
         docs.push({
-          _id: `${t.channelId}:${arrival}:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId,
+          // A disconnected channel's events are kept apart, out of the range its drain reads.
+          _id: t.disconnected ? heldId(`${t.channelId}:${arrival}:${event.key}`) : `${t.channelId}:${arrival}:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId,
           tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId),
           state: t.disconnected ? 'held' : 'pending', event: plain(event), deliveryId, receivedAt: now,
         });

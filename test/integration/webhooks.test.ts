@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { ConversationModel, MessageModel, WebhookDeliveryModel, WebhookEventModel } from '../../models';
+import { ConversationModel, deferredRange, MessageModel, pendingRange, WebhookDeliveryModel, WebhookEventModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
 import { ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
@@ -138,6 +138,9 @@ describe('webhook ingestion', () => {
     assert.equal((await postMeta(page(delivered(psid, ['m_late_1'], t)))).status, 200);
     await eventually('status deferred', async () => (await WebhookEventModel.countDocuments({ channelId, state: 'deferred', messageId: `${channelId}:m_late_1` })) === 1);
     assert.equal(await stored('m_late_1'), null);
+    // Parked out of the drain's way: the channel's pending range is empty, the deferred one holds it.
+    assert.equal(await WebhookEventModel.countDocuments({ _id: pendingRange(channelId) }), 0);
+    assert.equal(await WebhookEventModel.countDocuments({ _id: deferredRange(channelId) }), 1);
     assert.equal((await postMeta(page(echo(psid, 'm_late_1', 'Sent from the phone', t)))).status, 200);
     const msg = await eventually('status applied', async () => { const m = await stored('m_late_1'); return m?.status === 'delivered' && m; });
     assert.equal(msg.statusRank, 30);

@@ -10,7 +10,7 @@
 //   failed with a reason — never pending).
 // - Workflows: the channel workflow running and its webhook queue drained, every send workflow closed.
 import type { Document } from 'mongodb';
-import { ChannelModel, MessageModel, WebhookEventModel } from '../../../models';
+import { ChannelModel, deferredRange, heldRange, MessageModel, pendingRange, WebhookEventModel } from '../../../models';
 import { PAGE, type Channel, type SendLog } from './workload';
 import type { ChaosStack } from './stack';
 
@@ -125,9 +125,9 @@ export async function audit(stack: ChaosStack, channel: Channel, sends: SendLog[
   // --- workflows ---------------------------------------------------------------------------------------
   const description = await stack.temporal.workflow.getHandle(channel.workflowId).describe();
   const ch = await ChannelModel.findById(channel.channelId, { status: 1, backfill: 1 }).lean();
-  const queuedEvents = await WebhookEventModel.collection.countDocuments({ _id: range, state: 'pending' } as Document);
-  const deferredEvents = await WebhookEventModel.collection.countDocuments({ _id: range, state: 'deferred' } as Document);
-  const heldEvents = await WebhookEventModel.collection.countDocuments({ _id: range, state: 'held' } as Document);
+  const queuedEvents = await WebhookEventModel.collection.countDocuments({ _id: pendingRange(channel.channelId) } as Document);
+  const deferredEvents = await WebhookEventModel.collection.countDocuments({ _id: deferredRange(channel.channelId) } as Document);
+  const heldEvents = await WebhookEventModel.collection.countDocuments({ _id: heldRange(channel.channelId) } as Document);
   const unmatchedEvents = await WebhookEventModel.collection.countDocuments({ _id: { $gte: 'unmatched:', $lt: 'unmatched;' } } as Document);
   const sendStatus: Record<string, number> = {};
   const stillRunning: string[] = [];

@@ -3,13 +3,12 @@
 // and every send workflow has closed. A process that exited by itself meanwhile is started again (as a supervisor would) and
 // reported. Gives up after `timeoutMs` and lets the audit say what is missing.
 import type { Document } from 'mongodb';
-import { MessageModel, WebhookEventModel } from '../../../models';
+import { MessageModel, pendingRange, WebhookEventModel } from '../../../models';
 import { sleep, type ChaosStack } from './stack';
 import { storedCount, type Channel, type SendLog } from './workload';
 
 export async function settle(stack: ChaosStack, channel: Channel, sends: SendLog[], timeoutMs = 300_000): Promise<{ settled: boolean; waitedMs: number; why: string }> {
   const t0 = Date.now();
-  const range = { $gte: `${channel.channelId}:`, $lt: `${channel.channelId};` };
   const ids = () => sends.flatMap((s) => s.ids.filter((id): id is string => !!id));
   let lastCount = -1;
   let stableSince = Date.now();
@@ -20,7 +19,7 @@ export async function settle(stack: ChaosStack, channel: Channel, sends: SendLog
     await stack.superviseOnce();
     try {
       const d = stack.sandbox.ctx.webhooks.stats();
-      const queued = await WebhookEventModel.collection.countDocuments({ _id: range, state: 'pending' } as Document);
+      const queued = await WebhookEventModel.collection.countDocuments({ _id: pendingRange(channel.channelId) } as Document);
       const pendingReplies = await MessageModel.collection.countDocuments({ _id: { $in: ids() }, status: 'pending' } as Document);
       const count = await storedCount(channel);
       if (count !== lastCount) { lastCount = count; stableSince = Date.now(); }
