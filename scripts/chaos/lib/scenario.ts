@@ -4,8 +4,9 @@
 // when any scenario lost or duplicated anything or left something unfinished.
 import { audit, auditRows, verdict, type Audit } from './audit';
 import { settle } from './settle';
-import type { ChaosStack, Defer, Say } from './stack';
-import type { Channel, SendLog } from './workload';
+import { intOption } from '../../bench/lib/scenario';
+import { sleep, type ChaosStack, type Defer, type Say } from './stack';
+import { startPageStack, startTraffic, type Channel, type SendLog } from './workload';
 
 export type Options = Record<string, string | true>;
 
@@ -64,5 +65,62 @@ export async function finish(stack: ChaosStack, channel: Channel, sends: SendLog
     ],
     figures: { faults: { ...faults.figures, ...own.figures }, timeline: stack.events, settled, audit: a, unexpectedExits: stack.unexpectedExits, problems },
     problems,
+  };
+}
+
+/**
+ * A scenario that restarts one service on its files mid-run (db-restart, temporal-restart): customers
+ * write and agents reply; once 30 % of the messages are stored the service is stopped for
+ * --down-seconds and started again; the API and the worker reconnect by themselves, or exit and a
+ * supervisor starts them again (reported); then everything must settle with nothing lost.
+ */
+export function restartScenario(spec: {
+  name: string;
+  description: string;
+  /** What stays down, for the usage text ("how long <it> stays down"). */
+  downWhat: string;
+  /** Marker in the replies' text. */
+  tag: string;
+  restart(stack: ChaosStack, downMs: number): Promise<void>;
+  /** The table's fault heading, given how long the service was down (seconds, one decimal). */
+  fault(downSeconds: string): string;
+}): ChaosScenario {
+  return {
+    name: spec.name,
+    description: spec.description,
+    options: {
+      messages: 'customer messages (default 1500)',
+      rate: 'customer messages per second (default 75)',
+      sends: 'replies (default 100)',
+      'send-rate': 'the channel\'s send rate, so replies span the restart (default 5)',
+      'down-seconds': `how long ${spec.downWhat} stays down (default 5)`,
+    },
+    async run(ctx) {
+      const messages = intOption(ctx.options, 'messages', 1500, 10);
+      const rate = intOption(ctx.options, 'rate', 75, 1);
+      const sends = intOption(ctx.options, 'sends', 100, 1);
+      const sendRate = intOption(ctx.options, 'send-rate', 5, 1);
+      const downSeconds = intOption(ctx.options, 'down-seconds', 5, 0);
+
+      const { stack, channel, conversations } = await startPageStack(ctx);
+      const traffic = await startTraffic(stack, channel, conversations, { tag: spec.tag, messages, rate, sends, sendRate, channelSendRate: true });
+
+      const atRestart = await traffic.stored(0.3);
+      const t = Date.now();
+      await spec.restart(stack, downSeconds * 1000);
+      const downMs = Date.now() - t;
+      await sleep(2000);
+      await stack.superviseOnce();
+
+      await traffic.done();
+      return finish(stack, channel, [traffic.log], {
+        rows: [
+          ['', spec.fault((downMs / 1000).toFixed(1))],
+          ['customer messages / replies', `${messages} at ${rate}/s / ${sends} at ${sendRate}/s`],
+          ['restarted when stored (live)', `${atRestart} of ${messages}`],
+        ],
+        figures: { messages, rate, sends, sendRate, storedAtRestart: atRestart, downMs },
+      });
+    },
   };
 }

@@ -5,7 +5,7 @@
 // key until the API answers 202 — what a careful client does when the API is down or restarting).
 import type { Document } from 'mongodb';
 import { MessageModel } from '../../../models';
-import { sleep, waitFor, type ChaosStack } from './stack';
+import { ChaosStack, sleep, waitFor, type ChaosStackOptions } from './stack';
 
 export const PAGE = '101000000000001';
 
@@ -177,6 +177,48 @@ export async function repliesSettled(log: SendLog, timeoutMs: number): Promise<b
   const ids = log.ids.filter((id): id is string => !!id);
   return waitFor('the replies to leave pending', async () => (await MessageModel.collection.countDocuments({ _id: { $in: ids }, status: 'pending' } as Document)) === 0, timeoutMs, 500)
     .then(() => true, () => false);
+}
+
+// --- the set-up the restart and kill scenarios share -----------------------------------------------
+
+/**
+ * A stack with a small history (5 conversations × 20 messages a Page), the Page connected (its
+ * backfill done) and 10 customers' conversations open, so replies have somewhere to go.
+ */
+export async function startPageStack(ctx: Pick<ChaosStackOptions, 'logFile' | 'say' | 'defer'>): Promise<{ stack: ChaosStack; channel: Channel; conversations: string[] }> {
+  const stack = await ChaosStack.start({ world: { conversations: 5, messagesPerConversation: 20 }, logFile: ctx.logFile, say: ctx.say, defer: ctx.defer });
+  const channel = await connectPage(stack);
+  const conversations = await openConversations(stack, channel, 10);
+  return { stack, channel, conversations };
+}
+
+export interface Traffic {
+  /** The replies' log (tagged with the scenario's tag), for the audit. */
+  log: SendLog;
+  /** Waits until `share` of the customer messages are stored; resolves with how many are. */
+  stored(share: number): Promise<number>;
+  /** Waits until the customers have written everything and every reply was posted. */
+  done(): Promise<void>;
+}
+
+/**
+ * Customers write `messages` at `rate` a second while agents post `sends` replies, `sendRate` a
+ * second, to the open conversations. With `channelSendRate`, the channel's send rate is set to
+ * `sendRate` first, so the replies span the fault.
+ */
+export async function startTraffic(stack: ChaosStack, channel: Channel, conversations: string[], opts: {
+  tag: string; messages: number; rate: number; sends: number; sendRate: number; channelSendRate?: boolean; afterAccepted?: (i: number) => void;
+}): Promise<Traffic> {
+  if (opts.channelSendRate) await stack.call('PATCH', `/v1/channels/${channel.channelId}`, { sendRatePerSecond: opts.sendRate });
+  const log = newSendLog(opts.tag);
+  const base = await inboundCount(channel);
+  const customers = await customersWrite(stack, opts.messages, opts.rate);
+  const replies = sendReplies(stack, log, conversations, opts.sends, opts.sendRate, { afterAccepted: opts.afterAccepted });
+  return {
+    log,
+    stored: (share) => waitFor(`${Math.round(share * 100)} % of the messages stored`, async () => { const n = (await inboundCount(channel)) - base; return n >= opts.messages * share && n; }, 300_000, 50),
+    done: async () => { await Promise.all([customersDone(stack, customers), replies]); },
+  };
 }
 
 /** Retries `fn` (thrown errors and rejected answers) for up to 2 minutes. */

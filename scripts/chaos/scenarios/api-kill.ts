@@ -6,8 +6,8 @@
 import type { Document } from 'mongodb';
 import { MessageModel } from '../../../models';
 import { finish, intOption, type ChaosScenario, type ScenarioContext } from '../lib/scenario';
-import { ChaosStack, waitFor } from '../lib/stack';
-import { connectPage, customersDone, customersWrite, inboundCount, newSendLog, openConversations, sendReplies } from '../lib/workload';
+import { waitFor } from '../lib/stack';
+import { startPageStack, startTraffic } from '../lib/workload';
 
 export const scenario: ChaosScenario = {
   name: 'api-kill',
@@ -27,9 +27,7 @@ async function run(ctx: ScenarioContext) {
   const sends = intOption(ctx.options, 'sends', 100, 1);
   const sendRate = intOption(ctx.options, 'send-rate', 5, 1);
 
-  const stack = await ChaosStack.start({ world: { conversations: 5, messagesPerConversation: 20 }, logFile: ctx.logFile, say: ctx.say, defer: ctx.defer });
-  const channel = await connectPage(stack);
-  const conversations = await openConversations(stack, channel, 10);
+  const { stack, channel, conversations } = await startPageStack(ctx);
 
   // The sandbox (in this process) delivers webhooks with the global fetch: watch its answers, and
   // kill the API in the same tick as the 200 of an armed delivery arrives.
@@ -50,10 +48,8 @@ async function run(ctx: ScenarioContext) {
 
   let armReply = false;
   const repliesAckedBeforeKill: number[] = [];
-  const log = newSendLog('apikill');
-  const base = await inboundCount(channel);
-  const customers = await customersWrite(stack, messages, rate);
-  const replies = sendReplies(stack, log, conversations, sends, sendRate, {
+  const traffic = await startTraffic(stack, channel, conversations, {
+    tag: 'apikill', messages, rate, sends, sendRate,
     afterAccepted: (i) => {
       if (!armReply) return;
       armReply = false;
@@ -61,9 +57,10 @@ async function run(ctx: ScenarioContext) {
       repliesAckedBeforeKill.push(i);
     },
   });
+  const { log } = traffic;
 
   const killAfterWebhookAck = async (share: number) => {
-    await waitFor(`${share * 100} % of the messages stored`, async () => (await inboundCount(channel)) - base >= messages * share, 300_000, 50);
+    await traffic.stored(share);
     armWebhook = true;
     await waitFor('a webhook acknowledged', async () => !armWebhook, 60_000, 5);
     await stack.kill('api', `the instant it acknowledged a webhook (${ackedBeforeKill.at(-1)!.length} message in it)`);
@@ -76,7 +73,7 @@ async function run(ctx: ScenarioContext) {
   await stack.restart('api');
   await killAfterWebhookAck(0.6);
 
-  await Promise.all([customersDone(stack, customers), replies]);
+  await traffic.done();
   return finish(stack, channel, [log], {
     rows: [
       ['', 'faults: API SIGKILLed the instant it acknowledged'],
