@@ -8,6 +8,8 @@ import { Types } from 'mongoose';
 import { unseal, type EncryptionKey, type Sealed } from '../lib/crypto';
 import { EventFollower, findEvent, type TenantEventRecord } from '../lib/event-log';
 import { signPayload } from '../lib/outgoing-signature';
+import { guardedPost, RefusedAddressError } from '../lib/guarded-post';
+import { NetworkPolicy } from '../lib/network-policy';
 import { OutgoingDeliveryModel, WebhookEndpointModel } from '../models';
 import { heartbeatIfActivity } from './activity-context';
 import { insertNew } from './inbox-writes';
@@ -18,6 +20,8 @@ export interface OutgoingWebhookDeps {
   webhookRetryDelaysMs?: number[];
   webhookPollMs?: number;
   webhookTimeoutMs?: number;
+  /** Which private addresses endpoints may point at (none by default: PRIVATE_NETWORK_ALLOWLIST). */
+  networkPolicy?: NetworkPolicy;
 }
 
 export const DEFAULT_RETRY_DELAYS_MS = [10, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600].map((s) => s * 1000);
@@ -34,6 +38,7 @@ export function createOutgoingWebhookActivities(deps: OutgoingWebhookDeps) {
   const delays = deps.webhookRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const pollMs = deps.webhookPollMs ?? 500;
   const timeoutMs = deps.webhookTimeoutMs ?? 10_000;
+  const policy = deps.networkPolicy ?? new NetworkPolicy();
 
   const loadEndpoint = async (endpointId: string) =>
     (await WebhookEndpointModel.findById(endpointId).select('+secret').lean()) as Endpoint | null;
@@ -48,20 +53,19 @@ export function createOutgoingWebhookActivities(deps: OutgoingWebhookDeps) {
     } else {
       const body = JSON.stringify({ id: String(event.seq), type: event.type, key: event.key, createdAt: event.at.toISOString(), tenantId: String(endpoint.tenantId), data: event.data });
       try {
-        const res = await fetch(endpoint.url, {
-          method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs),
+        const res = await guardedPost(endpoint.url, {
+          timeoutMs, policy, body,
           headers: {
             'content-type': 'application/json', 'user-agent': 'Switchboard-Webhooks/1',
             'switchboard-signature': signPayload(secret, body), 'switchboard-event-id': String(event.seq),
             'switchboard-event-type': event.type, 'switchboard-delivery-id': d._id, 'switchboard-attempt': String(d.attempts + 1),
           },
-          body,
         });
         status = res.status;
-        await res.body?.cancel().catch(() => undefined);
-        if (res.status === 429 || res.status === 503) retryAfterMs = (Number(res.headers.get('retry-after')) || 0) * 1000;
+        if (res.status === 429 || res.status === 503) retryAfterMs = (Number(res.headers['retry-after']) || 0) * 1000;
       } catch (err) {
-        error = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `could not connect: ${(err as Error).message}`.slice(0, 200);
+        error = err instanceof RefusedAddressError ? err.message
+          : (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `could not connect: ${(err as Error).message}`.slice(0, 200);
       }
     }
     const ok = status !== undefined && status >= 200 && status < 300;

@@ -108,6 +108,8 @@ async function main() {
       // delivers webhooks to this same base, as the real platforms would.
       PUBLIC_URL: publicUrl,
       SANDBOX_WEBHOOK_BASE_URL: process.env.SANDBOX_WEBHOOK_BASE_URL ?? `${publicUrl}/webhooks`,
+      // Local development: outgoing webhooks may go to a receiver on this machine.
+      PRIVATE_NETWORK_ALLOWLIST: process.env.PRIVATE_NETWORK_ALLOWLIST ?? 'localhost,127.0.0.1,::1',
       LOG_PRETTY: process.env.LOG_PRETTY ?? (tty ? 'true' : 'false'),
     };
     const node = (name: 'sandbox' | 'worker' | 'api', entry: string) =>

@@ -9,6 +9,7 @@ import { Types } from 'mongoose';
 import { seal, type EncryptionKey } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { latestSeq } from '../../lib/event-log';
+import { NetworkPolicy } from '../../lib/network-policy';
 import { newWebhookSecret } from '../../lib/outgoing-signature';
 import { OUTGOING_DELIVERY_STATES, OutgoingDeliveryModel, TENANT_EVENT_TYPES, WebhookEndpointModel } from '../../models';
 import { outgoingDeliveryId } from '../../activities/outgoing-webhooks';
@@ -16,7 +17,11 @@ import type { outgoingWebhookWorkflow } from '../../workflows/outgoing-webhooks'
 import { requireRole } from '../auth/middleware';
 import { errorResponses, newRouter, ObjectIdParam } from '../router';
 
-export interface WebhookEndpointRouteDeps { temporal: Client; taskQueue: string; keys: EncryptionKey[] }
+export interface WebhookEndpointRouteDeps {
+  temporal: Client; taskQueue: string; keys: EncryptionKey[];
+  /** Private addresses endpoints may point at (PRIVATE_NETWORK_ALLOWLIST); none by default. */
+  networkPolicy?: NetworkPolicy;
+}
 
 const Url = z.string().max(2000).url('must be an absolute URL')
   .refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http or https URL' });
@@ -74,6 +79,12 @@ const hintOf = (secret: string) => `…${secret.slice(-4)}`;
 
 export function webhookEndpointRoutes(deps: WebhookEndpointRouteDeps) {
   const router = newRouter();
+  const policy = deps.networkPolicy ?? new NetworkPolicy();
+  /** Refuses URLs on private networks before anything is stored (deliveries check again). */
+  const assertReachable = async (url: string) => {
+    const refused = await policy.check(url);
+    if (refused) throw new AppError(400, 'url_not_allowed', `url: ${refused}; endpoints must be on the public internet (an operator can allow private hosts with PRIVATE_NETWORK_ALLOWLIST)`);
+  };
 
   async function findEndpoint(tenantId: string, id: string) {
     const e = await WebhookEndpointModel.findOne({ _id: id, tenantId, deletedAt: { $exists: false } }).lean<EndpointDoc>();
@@ -93,6 +104,7 @@ export function webhookEndpointRoutes(deps: WebhookEndpointRouteDeps) {
     async (c) => {
       const tenantId = c.get('caller').tenantId;
       const body = c.req.valid('json');
+      await assertReachable(body.url);
       const secret = newWebhookSecret();
       const _id = new Types.ObjectId();
       // It receives what happens from now on: the log's current end is its starting position.
@@ -142,6 +154,7 @@ export function webhookEndpointRoutes(deps: WebhookEndpointRouteDeps) {
       const tenantId = c.get('caller').tenantId;
       const e = await findEndpoint(tenantId, c.req.valid('param').id);
       const body = c.req.valid('json');
+      if (body.url) await assertReachable(body.url);
       await WebhookEndpointModel.updateOne({ _id: e._id }, {
         $set: { ...(body.url ? { url: body.url } : {}), ...(body.events ? { events: body.events } : {}), ...(body.active !== undefined ? { active: body.active } : {}), ...(body.description ? { description: body.description } : {}) },
         ...(body.description === null ? { $unset: { description: 1 } } : {}),

@@ -163,4 +163,20 @@ describe('outgoing webhooks', () => {
     assert.equal(rotated.status, 200);
     assert.ok(!capturedLogs.some((l) => l.includes(rotated.json.secret)), 'no secret in the logs');
   });
+
+  it('refuses URLs on private networks (SSRF): the cloud metadata address, internal ranges, by name or number', async () => {
+    const before = (await api.call('GET', '/v1/webhook-endpoints', { key })).json.data.length;
+    // Loopback is allowed in this stack (the test receivers live there), as an operator would list it.
+    for (const url of ['http://169.254.169.254/latest/meta-data/iam', 'http://10.0.0.5:8080/hook', 'https://192.168.1.1/hook', 'http://[fd12::1]/hook', 'http://[::ffff:172.16.0.1]/hook']) {
+      const res = await register({ url });
+      assert.equal(res.status, 400, url);
+      assert.equal(res.json.error.code, 'url_not_allowed', url);
+      assert.match(res.json.error.message, /private or reserved address/);
+    }
+    assert.equal((await api.call('GET', '/v1/webhook-endpoints', { key })).json.data.length, before, 'nothing registered');
+    const mine = (await api.call('GET', '/v1/webhook-endpoints', { key })).json.data[0];
+    const moved = await api.call('PATCH', `/v1/webhook-endpoints/${mine.id}`, { key, body: { url: 'http://169.254.169.254/latest' } });
+    assert.equal(moved.status, 400);
+    assert.equal((await api.call('GET', `/v1/webhook-endpoints/${mine.id}`, { key })).json.endpoint.url, mine.url, 'the URL is unchanged');
+  });
 });
