@@ -12,7 +12,7 @@ import { isRetriedAttempt, withHeartbeats } from './activity-context';
 import { applyDeferredEvents } from './inbox-events';
 import { storeConversations } from './inbox-writes';
 import { ADAPTER_FACTORIES } from './platforms';
-import type { AccountInfo, ChannelAdapter, Credentials, SyncCursor } from './platforms/types';
+import { PlatformError, type AccountInfo, type ChannelAdapter, type Credentials, type SyncCursor } from './platforms/types';
 
 export interface LifecycleDeps {
   keys: EncryptionKey[];
@@ -83,8 +83,11 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
         });
         return { accountName: result.account.name ?? result.account.handle ?? result.account.id, tokenExpiresAt: result.tokenExpiresAt ?? null, capabilities: adapter.capabilities() };
       } catch (err) {
-        // An OAuth code is single-use and credentials that failed stay failed: drop them either way.
-        await ChannelModel.updateOne({ _id: channelId }, { $unset: { pendingAuth: 1 } });
+        // Refused credentials stay refused, and an OAuth code is single-use (the platform may have
+        // spent it before the failure): drop them. Credentials that met a platform outage are kept
+        // for the activity's retry, so the user does not have to enter them again.
+        const transient = err instanceof PlatformError && err.classification.kind === 'retryable';
+        if (pending.kind === 'oauth' || !transient) await ChannelModel.updateOne({ _id: channelId }, { $unset: { pendingAuth: 1 } });
         await recordError(channelId, err);
         throw toActivityFailure(err);
       }

@@ -131,6 +131,19 @@ describe('channel lifecycle against the sandbox', () => {
     assert.equal(test.json.ok, true, test.text);
   });
 
+  it('connects through a platform outage on the credentials check without asking for them again', async () => {
+    const world = (await sb.admin('GET', '/world')).json.whatsapp;
+    const phoneNumberId = world.wabas[0].phoneNumbers[0].id;
+    // Three 503s in a row: more than the in-place read retry absorbs, so the connect activity's
+    // first attempt fails and its retry must still find the credentials.
+    await sb.admin('POST', '/faults', { platform: 'whatsapp', endpoint: 'node.get', errorRate: 1, errorStatus: 503, remaining: 3 });
+    const created = await api.call('POST', '/v1/channels', { key, body: { platform: 'whatsapp_cloud', name: 'WA through an outage', credentials: { accessToken: world.systemUserToken, phoneNumberId } } });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.channel.account.id, phoneNumberId);
+    const stored = await ChannelModel.findById(created.json.channel.id).select('+pendingAuth').lean();
+    assert.equal((stored as { pendingAuth?: unknown } | null)?.pendingAuth ?? null, null, 'the pending credentials are gone once connected');
+  });
+
   it('keeps every token sealed: not in MongoDB, not in workflow histories, not in logs', async () => {
     const tokens = sb.sandbox.ctx.tokens.list().map((t) => t.token);
     assert.ok(tokens.length > 3);
