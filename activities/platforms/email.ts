@@ -18,7 +18,7 @@
 //   anchors at the current UIDNEXT and returns nothing (history is backfill's job).
 // - Mailboxes are opened read-only (EXAMINE) and bodies fetched with BODY.PEEK: syncing never
 //   marks mail as read, and the same cursor always gives the same page.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ImapFlow, type ImapFlowOptions, type ListResponse } from 'imapflow';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { createTransport } from 'nodemailer';
@@ -245,7 +245,9 @@ export class EmailAdapter implements ChannelAdapter {
     let subject = message.subject ?? '';
     if ((inReplyTo || root) && subject && !isReply(subject)) subject = `Re: ${subject}`;
 
-    const messageId = `<${randomUUID()}@${from.split('@')[1] || 'switchboard.local'}>`;
+    // The same reply always gets the same Message-ID: a send repeated after a lost SMTP answer is
+    // then the same mail to the receiving server (and to our sync, which keys mail by it).
+    const messageId = `<${createHash('sha256').update(message.clientRef).digest('hex').slice(0, 32)}@${from.split('@')[1] || 'switchboard.local'}>`;
     const date = new Date();
     const attachments = message.media ? [await fetchMedia('email', message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: '25 MB', timeoutMs: this.options.socketTimeoutMs ?? 60_000 })] : [];
     const raw = await new MailComposer({

@@ -408,6 +408,16 @@ describe('email adapter (IMAP/SMTP via GreenMail)', () => {
     }
   });
 
+  test('send: a reply sent again (an SMTP answer lost) keeps its Message-ID; another reply gets another', async () => {
+    const reply = (clientRef: string) => ({ clientRef, to: { externalId: 'frank@customers.example' }, conversationExternalId: '', subject: 'Order', text: 'On its way' });
+    const first = await adapter.send({ credentials, account, message: reply('e-again') });
+    const again = await adapter.send({ credentials, account, message: reply('e-again') });
+    const other = await adapter.send({ credentials, account, message: reply('e-other') });
+    assert.equal(again.externalId, first.externalId);
+    assert.notEqual(other.externalId, first.externalId);
+    assert.match(first.externalId, /^<[0-9a-f]{32}@shop\.example>$/, 'nothing of our internal ids in the header');
+  });
+
   test('send: invalid recipient → permanent; wrong SMTP password → reauth; refused → retryable', async () => {
     const msg = { clientRef: 'e-5', to: { externalId: 'not-an-address' }, conversationExternalId: '', subject: 'x', text: 'x' };
     await assert.rejects(adapter.send({ credentials, account, message: msg }), (err: unknown) => err instanceof PlatformError && err.classification.kind === 'permanent' && err.classification.code === 'invalid_recipient');
