@@ -47,8 +47,15 @@ const schema = z.object({
   SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   // How often the reconciliation schedule asks every channel for an incremental sync.
   RECONCILE_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  // Channel workflows one worker keeps in memory (default: the SDK's, from the heap size). Set it
+  // at or above the channels the worker serves: an evicted workflow replays its history per sync.
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).optional(),
 
   ENCRYPTION_KEYS: encryptionKeys,
+
+  // Private hosts, addresses or CIDR networks tenants may point outgoing webhooks at (comma
+  // separated; `*` allows any). Empty: only public internet addresses.
+  PRIVATE_NETWORK_ALLOWLIST: z.string().default(''),
 });
 
 export type Config = z.infer<typeof schema>;

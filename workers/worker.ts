@@ -10,6 +10,12 @@ export interface SwitchboardWorkerOptions {
   workflowBundle?: WorkflowBundle;
   /** Encryption keys and platform configuration the activities use. */
   activityDeps: ActivityDeps;
+  /**
+   * Workflows kept in memory between their tasks (WORKER_MAX_CACHED_WORKFLOWS). A channel
+   * workflow that was evicted replays its whole history at its next sync: with more channels than
+   * this, every sync pays that replay. The SDK's default is ~600 per GiB of heap (~2,300 here).
+   */
+  maxCachedWorkflows?: number;
 }
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -22,5 +28,6 @@ export async function createSwitchboardWorker(opts: SwitchboardWorkerOptions): P
     activities: createActivities(opts.activityDeps),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: '10 seconds',
+    ...(opts.maxCachedWorkflows ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
   });
 }

@@ -29,6 +29,7 @@ export const scenario: Scenario = {
     interval: 'incremental sync interval, seconds (default 300)',
     minutes: 'measured minutes after one interval of warm-up (default 10)',
     'baseline-syncs': 'direct activity calls for the baseline (default 1000)',
+    cache: 'the worker\'s workflow cache, WORKER_MAX_CACHED_WORKFLOWS (default: channels + 10 %, as an operator sizes it; 0 = the SDK\'s default)',
   },
   run,
 };
@@ -40,9 +41,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const intervalS = intOption(ctx.options, 'interval', 300, 5);
   const minutes = intOption(ctx.options, 'minutes', 10, 1);
   const baselineSyncs = intOption(ctx.options, 'baseline-syncs', 1000, 10);
+  const cache = intOption(ctx.options, 'cache', Math.ceil(channels * 1.1), 0);
   const { say } = ctx;
 
-  const stack = await startStack({ world: { conversations: 5, messagesPerConversation: 2 }, platforms: ['meta'], syncIntervalSeconds: intervalS, say, defer: ctx.defer });
+  const stack = await startStack({ world: { conversations: 5, messagesPerConversation: 2 }, platforms: ['meta'], syncIntervalSeconds: intervalS, maxCachedWorkflows: cache || undefined, say, defer: ctx.defer });
   // --- one real channel, connected the way a user does ------------------------------------------------
   const firstId = await connectMessengerPage(stack, PAGE, 'Scale 0');
   const template = (await ChannelModel.collection.findOne({ _id: new Types.ObjectId(firstId) }))!;
@@ -146,7 +148,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const lagP99 = Math.max(0, ...samples.map((s) => s.overdueP99));
 
   const figures = {
-    channels, intervalS, measuredMinutes: Math.round(measuredS / 6) / 10, workflowsStarted: started + 1, startFailures,
+    channels, intervalS, workflowCache: cache || 'sdk default', measuredMinutes: Math.round(measuredS / 6) / 10, workflowsStarted: started + 1, startFailures,
     syncsDone: syncs, syncsDue: Math.round(due), syncsDoneVsDue: Math.round((syncs / due) * 1000) / 1000,
     lagMs: { worstP50: Math.max(0, ...samples.map((s) => s.overdueP50)), worstP99: lagP99, max: lagMax, mostChannelsOverdue: Math.max(0, ...samples.map((s) => s.overdueCount)) },
     rssMB: { peak: Math.round(rssPeak / 1048576), end: Math.round((samples.at(-1)?.rss ?? 0) / 1048576) },
@@ -163,6 +165,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     figures,
     rows: [
       ['', `scale: ${fmtInt(channels)} channels, incremental sync every ${intervalS} s, one worker, measured ${fmtNum(figures.measuredMinutes)} min`],
+      ['worker workflow cache (WORKER_MAX_CACHED_WORKFLOWS)', cache ? fmtInt(cache) : 'the SDK\'s default (~600 per GiB of heap)'],
       ['syncs done / due', `${fmtInt(syncs)} / ${fmtInt(Math.round(due))} (${fmtNum(figures.syncsDoneVsDue)}×)`],
       ['sync lag p50 / p99 / max', `${fmtMs(figures.lagMs.worstP50)} / ${fmtMs(lagP99)} / ${fmtMs(lagMax)}`],
       ['channels overdue (worst sample)', fmtInt(figures.lagMs.mostChannelsOverdue)],

@@ -38,6 +38,8 @@ export interface StackOptions {
   platforms?: string[];
   /** Passed to the API (the channel workflow's incremental sync interval). */
   syncIntervalSeconds?: number;
+  /** The worker's workflow cache (WORKER_MAX_CACHED_WORKFLOWS); the SDK's default when absent. */
+  maxCachedWorkflows?: number;
   /** Also serve the API over HTTP on a free port (webhook load comes from another process). */
   listen?: boolean;
   say: Say;
@@ -217,6 +219,7 @@ export async function startStack(opts: StackOptions): Promise<BenchStack> {
     connection: nativeConnection, namespace: 'default', taskQueue,
     workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
     activityDeps: { keys, platforms },
+    maxCachedWorkflows: opts.maxCachedWorkflows,
   });
   const running = worker.run();
   const stopWorker = async () => {
