@@ -8,7 +8,7 @@ import { Types } from 'mongoose';
 import { unseal, type EncryptionKey, type Sealed } from '../lib/crypto';
 import { EventFollower, findEvent, type TenantEventRecord } from '../lib/event-log';
 import { signPayload } from '../lib/outgoing-signature';
-import { guardedPost, RefusedAddressError } from '../lib/guarded-post';
+import { guardedPost, RefusedAddressError } from '../lib/guarded-http';
 import { NetworkPolicy } from '../lib/network-policy';
 import { OutgoingDeliveryModel, WebhookEndpointModel } from '../models';
 import { heartbeatIfActivity } from './activity-context';

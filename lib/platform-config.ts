@@ -3,6 +3,7 @@
 // and the app credentials default to the sandbox's registered apps; otherwise the real hosts.
 import { DEFAULT_APPS } from '../sandbox/core/apps';
 import { PLATFORMS, type Platform } from './domain/channel';
+import { NetworkPolicy } from './network-policy';
 
 export interface PlatformConfig {
   meta: { dialogUrl: string; graphUrl: string; graphVersion: string; appId: string; appSecret: string; verifyToken: string };
@@ -11,6 +12,13 @@ export interface PlatformConfig {
   twilio: { apiUrl: string };
   tiktok: { authorizeUrl: string; openApiUrl: string; businessApiUrl: string; clientKey: string; clientSecret: string };
   google: { accountsUrl: string; oauth2Url: string; gmailUrl: string; clientId: string; clientSecret: string; pushToken: string };
+  /**
+   * Where adapters may fetch media given by URL (to attach it to an email, or upload it to TikTok):
+   * the public internet, plus our own signed upload links (PUBLIC_URL), the sandbox, and
+   * PRIVATE_NETWORK_ALLOWLIST. Without it an agent could have the worker read an internal address
+   * and mail the answer out.
+   */
+  mediaFetch: NetworkPolicy;
 }
 
 export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig {
@@ -21,7 +29,10 @@ export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformCo
     return value ?? missing(name, what);
   };
   const graphVersion = env.META_GRAPH_VERSION ?? 'v25.0';
+  const hostOf = (url: string | undefined) => { try { return url ? new URL(url).hostname : ''; } catch { return ''; } };
+  const mediaFetch = new NetworkPolicy([...(env.PRIVATE_NETWORK_ALLOWLIST ?? '').split(','), hostOf(env.PUBLIC_URL), hostOf(sandbox)]);
   return {
+    mediaFetch,
     meta: {
       dialogUrl: env.META_DIALOG_URL ?? host('www.facebook.com'),
       graphUrl: env.META_GRAPH_URL ?? host('graph.facebook.com'),

@@ -89,8 +89,8 @@ export class EmailAdapter implements ChannelAdapter {
   readonly usesOAuth = false;
   private readonly pageSize: number;
 
-  // The config has no email hosts: every mailbox brings its own servers.
-  constructor(_config: PlatformConfig, private readonly options: EmailAdapterOptions = {}) {
+  // The config has no email hosts (every mailbox brings its own servers); it says where media may be fetched from.
+  constructor(private readonly config: PlatformConfig, private readonly options: EmailAdapterOptions = {}) {
     this.pageSize = Math.max(1, options.pageSize ?? 50);
   }
 
@@ -249,7 +249,7 @@ export class EmailAdapter implements ChannelAdapter {
     // then the same mail to the receiving server (and to our sync, which keys mail by it).
     const messageId = `<${createHash('sha256').update(message.clientRef).digest('hex').slice(0, 32)}@${from.split('@')[1] || 'switchboard.local'}>`;
     const date = new Date();
-    const attachments = message.media ? [await fetchMedia('email', message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: '25 MB', timeoutMs: this.options.socketTimeoutMs ?? 60_000 })] : [];
+    const attachments = message.media ? [await fetchMedia('email', message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: '25 MB', timeoutMs: this.options.socketTimeoutMs ?? 60_000, policy: this.config.mediaFetch })] : [];
     const raw = await new MailComposer({
       from, to, subject, text, date, messageId,
       inReplyTo, references: references.length ? references : undefined,

@@ -14,6 +14,7 @@ import { messageCreated, messageStatusChanged } from '../../lib/event-payloads';
 import type { sendMessageWorkflow } from '../../workflows/send';
 import { errorResponses, newRouter } from '../router';
 import { MessageView, toMessageView } from './conversations';
+import type { NetworkPolicy } from '../../lib/network-policy';
 import { tenantMedia } from './media';
 
 const security = [{ apiKey: [] }];
@@ -35,7 +36,7 @@ const IdempotencyHeader = z.object({
   'idempotency-key': z.string().trim().min(1).max(200).optional().openapi({ description: 'Repeat a request with the same key to get the same message (one platform send)' }),
 });
 
-export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
+export function messageRoutes(deps: { temporal: Client; taskQueue: string; mediaFetch?: NetworkPolicy }) {
   const router = newRouter();
   const idOf = (tenantId: string, key: string) => createHash('sha256').update(`${tenantId}:${key}`).digest('hex').slice(0, 32);
 
@@ -48,7 +49,12 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string }) {
 
   /** The attachment to store: a URL as given, or the caller's upload (404 naming it) with its name and type. */
   async function attachmentOf(tenantId: string, media: NonNullable<z.infer<typeof SendBody>['media']>) {
-    if (!media.mediaId) return media;
+    if (!media.mediaId) {
+      // The platform, or our worker (email, TikTok), fetches it: never from a private network.
+      const refused = media.url && deps.mediaFetch ? await deps.mediaFetch.check(media.url) : null;
+      if (refused) throw new AppError(400, 'media_url_not_allowed', `body.media.url: ${refused}; media URLs must be on the public internet (or upload the file: POST /v1/media)`);
+      return media;
+    }
     const upload = await tenantMedia(tenantId, media.mediaId);
     if (media.type !== 'file' && !upload.mimeType.startsWith(`${media.type}/`)) {
       throw new AppError(400, 'validation_failed', `body.media.type: ${media.mediaId} is ${upload.mimeType}, not of type "${media.type}" (send it as "file")`);

@@ -408,6 +408,11 @@ describe('email adapter (IMAP/SMTP via GreenMail)', () => {
     }
   });
 
+  test('send: media on a private network is not fetched (it would be mailed out): permanent, nothing sent', async () => {
+    const reply = { clientRef: 'e-private', to: { externalId: 'frank@customers.example' }, conversationExternalId: '', subject: 'x', media: { type: 'file' as const, url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/role' } };
+    await assert.rejects(adapter.send({ credentials, account, message: reply }), (err: unknown) => err instanceof PlatformError && err.classification.kind === 'permanent' && err.classification.code === 'media_url_not_allowed');
+  });
+
   test('send: a reply sent again (an SMTP answer lost) keeps its Message-ID; another reply gets another', async () => {
     const reply = (clientRef: string) => ({ clientRef, to: { externalId: 'frank@customers.example' }, conversationExternalId: '', subject: 'Order', text: 'On its way' });
     const first = await adapter.send({ credentials, account, message: reply('e-again') });

@@ -115,6 +115,14 @@ describe('sending replies', () => {
     const conversationId = `${channelId}:555000`;
     assert.equal((await reply(conversationId, {})).status, 400);
     assert.equal((await reply(conversationId, { media: { type: 'image', url: 'ftp://x/y.png' } })).status, 400);
+    // Media URLs on private networks (the platform or our worker would fetch them): refused, nothing stored.
+    const before = await MessageModel.countDocuments({ conversationId });
+    for (const url of ['http://169.254.169.254/latest/meta-data/iam/info', 'http://10.1.2.3/secret.png', 'http://[::ffff:192.168.0.1]/a.png']) {
+      const refused = await reply(conversationId, { media: { type: 'image', url } });
+      assert.equal(refused.status, 400, url);
+      assert.equal(refused.json.error.code, 'media_url_not_allowed', url);
+    }
+    assert.equal(await MessageModel.countDocuments({ conversationId }), before);
     assert.equal((await reply(conversationId, { text: 'hi' }, undefined, other)).status, 404);
     const mine = (await reply(conversationId, { text: 'x' }, 'iso-1')).json.message.id;
     assert.equal((await api.call('GET', `/v1/messages/${encodeURIComponent(mine)}`, { key: other })).status, 404);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { guardedPost, RefusedAddressError } from '../../lib/guarded-post';
+import { guardedGet, guardedPost, RefusedAddressError, TooLargeError } from '../../lib/guarded-http';
 import { NetworkPolicy } from '../../lib/network-policy';
 
 describe('network policy: where tenant-chosen URLs may point', () => {
@@ -42,7 +42,11 @@ describe('guardedPost: the check happens as the socket connects', () => {
   let port = 0;
   const received: string[] = [];
   before(async () => {
-    server = http.createServer((req, res) => { let body = ''; req.on('data', (c) => { body += c; }); req.on('end', () => { received.push(body); res.writeHead(204).end(); }); });
+    server = http.createServer((req, res) => {
+      if (req.url === '/stream') { res.writeHead(200); for (let i = 0; i < 3; i++) res.write(Buffer.alloc(600)); res.end(); return; } // no length announced
+      if (req.method === 'GET') { res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.alloc(req.url === '/big' ? 5000 : 100)); return; }
+      let body = ''; req.on('data', (c) => { body += c; }); req.on('end', () => { received.push(body); res.writeHead(204).end(); });
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
@@ -56,5 +60,15 @@ describe('guardedPost: the check happens as the socket connects', () => {
     assert.equal((await post(`http://localhost:${port}/hook`, new NetworkPolicy(['localhost']))).status, 204);
     assert.equal((await post(`http://127.0.0.1:${port}/hook`, new NetworkPolicy(['127.0.0.0/8']))).status, 204);
     assert.deepEqual(received, ['{"n":1}', '{"n":1}']);
+  });
+
+  test('GET: refused when private, limited in size when allowed', async () => {
+    const allowed = new NetworkPolicy(['127.0.0.1']);
+    await assert.rejects(guardedGet(`http://127.0.0.1:${port}/small`, { timeoutMs: 2000, maxBytes: 1000, policy: new NetworkPolicy() }), RefusedAddressError);
+    const small = await guardedGet(`http://127.0.0.1:${port}/small`, { timeoutMs: 2000, maxBytes: 1000, policy: allowed });
+    assert.equal(small.status, 200);
+    assert.equal(small.body.length, 100);
+    await assert.rejects(guardedGet(`http://127.0.0.1:${port}/big`, { timeoutMs: 2000, maxBytes: 1000, policy: allowed }), TooLargeError);
+    await assert.rejects(guardedGet(`http://127.0.0.1:${port}/stream`, { timeoutMs: 2000, maxBytes: 1000, policy: allowed }), TooLargeError);
   });
 });
