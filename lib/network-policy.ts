@@ -62,6 +62,16 @@ export class NetworkPolicy {
     });
   };
 
+  /** Why connecting to a host name or address is refused (resolving a name now), or null. */
+  async checkHost(host: string): Promise<string | null> {
+    const bare = host.replace(/^\[|\]$/g, '');
+    if (isIP(bare)) return this.refusal(bare, bare);
+    return new Promise((resolve) => {
+      // A name that does not resolve (yet) is accepted here: connecting to it fails and says so.
+      this.lookup(bare, {}, (err) => resolve(err?.code === 'EPRIVATE' ? err.message.replace(/^refused: /, '') : null));
+    });
+  }
+
   /**
    * Checks a URL before it is stored: an IP literal at once, a name by resolving it now (it is
    * checked again at every connection). Returns why it is refused, or null.
@@ -70,11 +80,6 @@ export class NetworkPolicy {
     let parsed: URL;
     try { parsed = new URL(url); } catch { return 'not a URL'; }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'only http and https URLs are allowed';
-    const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host)) return this.refusal(host, host);
-    return new Promise((resolve) => {
-      // A name that does not resolve (yet) is accepted: its deliveries fail and say so.
-      this.lookup(host, {}, (err) => resolve(err?.code === 'EPRIVATE' ? err.message.replace(/^refused: /, '') : null));
-    });
+    return this.checkHost(parsed.hostname);
   }
 }

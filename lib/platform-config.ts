@@ -13,12 +13,12 @@ export interface PlatformConfig {
   tiktok: { authorizeUrl: string; openApiUrl: string; businessApiUrl: string; clientKey: string; clientSecret: string };
   google: { accountsUrl: string; oauth2Url: string; gmailUrl: string; clientId: string; clientSecret: string; pushToken: string };
   /**
-   * Where adapters may fetch media given by URL (to attach it to an email, or upload it to TikTok):
-   * the public internet, plus our own signed upload links (PUBLIC_URL), the sandbox, and
-   * PRIVATE_NETWORK_ALLOWLIST. Without it an agent could have the worker read an internal address
-   * and mail the answer out.
+   * Where adapters may connect to places a tenant chose — media given by URL (attached to an email,
+   * uploaded to TikTok) and a mailbox's IMAP/SMTP servers: the public internet, plus our own signed
+   * upload links (PUBLIC_URL), the sandbox, and PRIVATE_NETWORK_ALLOWLIST. Without it an agent could
+   * have the worker read an internal address and mail the answer out.
    */
-  mediaFetch: NetworkPolicy;
+  tenantNetwork: NetworkPolicy;
 }
 
 export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig {
@@ -30,9 +30,9 @@ export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformCo
   };
   const graphVersion = env.META_GRAPH_VERSION ?? 'v25.0';
   const hostOf = (url: string | undefined) => { try { return url ? new URL(url).hostname : ''; } catch { return ''; } };
-  const mediaFetch = new NetworkPolicy([...(env.PRIVATE_NETWORK_ALLOWLIST ?? '').split(','), hostOf(env.PUBLIC_URL), hostOf(sandbox)]);
+  const tenantNetwork = new NetworkPolicy([...(env.PRIVATE_NETWORK_ALLOWLIST ?? '').split(','), hostOf(env.PUBLIC_URL), hostOf(sandbox)]);
   return {
-    mediaFetch,
+    tenantNetwork,
     meta: {
       dialogUrl: env.META_DIALOG_URL ?? host('www.facebook.com'),
       graphUrl: env.META_GRAPH_URL ?? host('graph.facebook.com'),

@@ -249,13 +249,14 @@ export class EmailAdapter implements ChannelAdapter {
     // then the same mail to the receiving server (and to our sync, which keys mail by it).
     const messageId = `<${createHash('sha256').update(message.clientRef).digest('hex').slice(0, 32)}@${from.split('@')[1] || 'switchboard.local'}>`;
     const date = new Date();
-    const attachments = message.media ? [await fetchMedia('email', message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: '25 MB', timeoutMs: this.options.socketTimeoutMs ?? 60_000, policy: this.config.mediaFetch })] : [];
+    const attachments = message.media ? [await fetchMedia('email', message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: '25 MB', timeoutMs: this.options.socketTimeoutMs ?? 60_000, policy: this.config.tenantNetwork })] : [];
     const raw = await new MailComposer({
       from, to, subject, text, date, messageId,
       inReplyTo, references: references.length ? references : undefined,
       attachments, disableFileAccess: true, disableUrlAccess: true,
     }).compile().build();
 
+    await this.assertAllowed(smtp, 'SMTP');
     const transport = createTransport({
       host: smtp.host, port: smtp.port, secure: smtp.secure,
       auth: smtp.user ? { user: smtp.user, pass: smtp.password } : undefined,
@@ -342,8 +343,18 @@ export class EmailAdapter implements ChannelAdapter {
 
   // -- connections ---------------------------------------------------------------------------
 
+  /**
+   * Mail servers are the tenant's choice: one on a private network (the operator's own, a cloud
+   * metadata address) is refused before connecting, unless PRIVATE_NETWORK_ALLOWLIST lists it.
+   */
+  private async assertAllowed(server: Server, protocol: 'IMAP' | 'SMTP'): Promise<void> {
+    const refused = await this.config.tenantNetwork.checkHost(server.host);
+    if (refused) throw this.error({ kind: 'permanent', message: `${protocol} server not allowed: ${refused}; mail servers must be on the public internet`, code: 'host_not_allowed' });
+  }
+
   /** One IMAP session for `fn`, always logged out (or its socket closed) afterwards. */
   private async withImap<T>(server: Server, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
+    await this.assertAllowed(server, 'IMAP');
     const options: ImapFlowOptions = {
       host: server.host, port: server.port, secure: server.secure,
       auth: { user: server.user, pass: server.password },
@@ -367,6 +378,7 @@ export class EmailAdapter implements ChannelAdapter {
   }
 
   private async verifySmtp(server: Server): Promise<void> {
+    await this.assertAllowed(server, 'SMTP');
     const transport = createTransport({
       host: server.host, port: server.port, secure: server.secure,
       auth: { user: server.user, pass: server.password },
@@ -389,6 +401,7 @@ export class EmailAdapter implements ChannelAdapter {
 
   /** A failure while connecting: bad credentials are the user's to fix (permanent), naming which server. */
   private connectFailure(protocol: 'IMAP' | 'SMTP', server: Server, err: unknown): PlatformError {
+    if (err instanceof PlatformError && err.classification.code === 'host_not_allowed') return err;
     const c = this.classify(err);
     const where = `${protocol} ${server.host}:${server.port}`;
     if (c.kind === 'reauth') {

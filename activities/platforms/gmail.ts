@@ -300,7 +300,7 @@ export class GmailAdapter implements ChannelAdapter {
     }
     if (inReplyTo && subject && !/^\s*re\s*:/i.test(subject)) subject = `Re: ${subject}`;
 
-    const attachments = message.media ? [await fetchMedia(PLATFORM, message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: 'Gmail\'s 25 MB limit', timeoutMs: TIMEOUT_MS, policy: this.config.mediaFetch })] : [];
+    const attachments = message.media ? [await fetchMedia(PLATFORM, message.media, { maxBytes: MAX_ATTACHMENT_BYTES, limit: 'Gmail\'s 25 MB limit', timeoutMs: TIMEOUT_MS, policy: this.config.tenantNetwork })] : [];
     const raw = await new MailComposer({
       from: mailbox,
       to,

@@ -313,7 +313,7 @@ export class TikTokAdapter implements ChannelAdapter {
   private async uploadImage(credentials: Credentials, businessId: string, media: NonNullable<OutboundMessage['media']>): Promise<string> {
     const token = str(credentials.accessToken);
     if (!token) throw reauth('no TikTok access token stored; reconnect the account');
-    const { content: bytes, contentType: mimeType } = await fetchMedia(PLATFORM, media, { maxBytes: MAX_IMAGE_BYTES, limit: 'TikTok\'s 3 MB image limit', timeoutMs: TIMEOUT_MS, policy: this.config.mediaFetch });
+    const { content: bytes, contentType: mimeType } = await fetchMedia(PLATFORM, media, { maxBytes: MAX_IMAGE_BYTES, limit: 'TikTok\'s 3 MB image limit', timeoutMs: TIMEOUT_MS, policy: this.config.tenantNetwork });
     if (!IMAGE_TYPES.includes(mimeType)) throw permanent(`TikTok DMs take JPG or PNG images only, not ${mimeType || 'an unknown type'}`, 'unsupported');
     const form = new FormData();
     form.set('business_id', businessId);

@@ -96,6 +96,12 @@ describe('email adapter (IMAP/SMTP via GreenMail)', () => {
     // IMAP is right, SMTP is wrong: GreenMail would take unauthenticated mail, but AUTH says 535.
     await assert.rejects(adapter.connectWithCredentials(input({ smtpPassword: 'wrong-smtp-secret' })), expectError('permanent', /SMTP login failed/, 'wrong-smtp-secret'));
     await assert.rejects(adapter.connectWithCredentials({ address: 'not-an-address', imap: { host: world.host } }), expectError('permanent', /invalid email settings: check .*address.*imap\.port/));
+    // Mail servers on a private network are refused before any connection (the sandbox host is allowed as configured).
+    for (const host of ['169.254.169.254', '10.0.0.25']) {
+      const base = input();
+      await assert.rejects(adapter.connectWithCredentials({ ...base, imap: { ...base.imap, host } }), (err: unknown) => err instanceof PlatformError && err.classification.code === 'host_not_allowed' && /IMAP server not allowed/.test(err.message));
+      await assert.rejects(adapter.connectWithCredentials({ ...base, smtp: { ...base.smtp, host } }), (err: unknown) => err instanceof PlatformError && err.classification.code === 'host_not_allowed' && /SMTP server not allowed/.test(err.message));
+    }
     // A password changed after connecting: check() and fetchPage() say reauth.
     const stale = { ...credentials, imapPassword: 'changed-elsewhere' };
     await assert.rejects(adapter.check(stale, account), expectError('reauth', /IMAP/, 'changed-elsewhere'));
