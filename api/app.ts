@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', analyticsRoutes());
   app.route('/', conversationRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, platforms: deps.platforms }));
   app.route('/', contactRoutes());
-  app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, mediaFetch: deps.platforms.mediaFetch }));
+  app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, tenantNetwork: deps.platforms.tenantNetwork }));
   app.route('/', mediaRoutes());
   app.route('/', eventRoutes());
   app.route('/', webhookEndpointRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, networkPolicy: deps.networkPolicy }));

@@ -4,7 +4,7 @@
 // Replies always go through the conversation's own channel, to its participant.
 import { createHash } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Document } from 'mongodb';
 import { AppError, notFound } from '../../lib/errors';
 import { statusRank } from '../../lib/domain/message-status';
@@ -36,7 +36,7 @@ const IdempotencyHeader = z.object({
   'idempotency-key': z.string().trim().min(1).max(200).optional().openapi({ description: 'Repeat a request with the same key to get the same message (one platform send)' }),
 });
 
-export function messageRoutes(deps: { temporal: Client; taskQueue: string; mediaFetch?: NetworkPolicy }) {
+export function messageRoutes(deps: { temporal: Client; taskQueue: string; tenantNetwork?: NetworkPolicy }) {
   const router = newRouter();
   const idOf = (tenantId: string, key: string) => createHash('sha256').update(`${tenantId}:${key}`).digest('hex').slice(0, 32);
 
@@ -47,11 +47,22 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string; media
     return toMessageView(m as never, conv ?? {});
   }
 
+  /** Whether a send workflow (running or closed) exists under this ID. */
+  async function sendStarted(workflowId: string): Promise<boolean> {
+    try {
+      await deps.temporal.workflow.getHandle(workflowId).describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** The attachment to store: a URL as given, or the caller's upload (404 naming it) with its name and type. */
   async function attachmentOf(tenantId: string, media: NonNullable<z.infer<typeof SendBody>['media']>) {
     if (!media.mediaId) {
       // The platform, or our worker (email, TikTok), fetches it: never from a private network.
-      const refused = media.url && deps.mediaFetch ? await deps.mediaFetch.check(media.url) : null;
+      const refused = media.url && deps.tenantNetwork ? await deps.tenantNetwork.check(media.url) : null;
       if (refused) throw new AppError(400, 'media_url_not_allowed', `body.media.url: ${refused}; media URLs must be on the public internet (or upload the file: POST /v1/media)`);
       return media;
     }
@@ -88,6 +99,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string; media
         ...(body.template ? { template: body.template } : {}), ...(body.humanAgent ? { humanAgent: true } : {}),
         idempotencyKey: `${tenantId}:${hash}`, platformTimestamp: now, createdAt: now, updatedAt: now,
       };
+      const workflowId = `send:${tenantId}:${hash}`;
       try {
         await MessageModel.collection.insertOne(doc as unknown as Document);
         await appendEvents(tenantId, [messageCreated(doc)]);
@@ -95,11 +107,14 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string; media
         if ((err as { code?: number }).code !== 11000) throw err;
         const existing = await MessageModel.collection.findOne({ _id: messageId } as Document);
         if (existing && existing.conversationId !== conv._id) throw new AppError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for a message in another conversation');
+        // The same key again. If its send never started, the first request died after storing the
+        // message — maybe before announcing it: announce it now (at least once), before the send.
+        if (existing && !(await sendStarted(workflowId))) await appendEvents(tenantId, [messageCreated(existing as never)]);
       }
       try {
         // Never a second run for one key, even after the first finished (a retry is POST …/retry).
         await deps.temporal.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', {
-          taskQueue: deps.taskQueue, workflowId: `send:${tenantId}:${hash}`, args: [{ messageId, channelId: String(conv.channelId) }],
+          taskQueue: deps.taskQueue, workflowId, args: [{ messageId, channelId: String(conv.channelId) }],
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         });
       } catch (err) {

@@ -3,9 +3,11 @@
 // under injected 5xx and 429s, window_closed before any platform call, a revoked token failing the
 // message with reauth_required and flagging the channel, retry by API, and tenant isolation.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { MessageModel } from '../../models';
+import { ConversationModel, MessageModel, TenantEventModel } from '../../models';
+import { statusRank } from '../../lib/domain/message-status';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
 import { connectMessenger } from '../helpers/channels';
@@ -60,6 +62,29 @@ describe('sending replies', () => {
     const conv = (await api.call('GET', `/v1/conversations/${encodeURIComponent(conversationId)}`, { key })).json.conversation;
     assert.equal(conv.lastMessagePreview, 'Yes, 10 to 16h.');
     assert.equal(conv.unreadCount, 0, 'a reply resets unread');
+  });
+
+  it('a reply stored by an API that died before announcing and sending it: the client\'s retry announces and sends it, once', async () => {
+    const { conversationId } = await customerWrites('Anyone there?');
+    const conv = (await ConversationModel.findById(conversationId).lean())!;
+    const tenantId = String(stack.tenantId);
+    // What the first request wrote before the process died: the message, no event, no send workflow.
+    const hash = createHash('sha256').update(`${tenantId}:died-1`).digest('hex').slice(0, 32);
+    const messageId = `${channelId}:out:${hash}`;
+    const now = new Date();
+    await MessageModel.collection.insertOne({
+      _id: messageId, tenantId: conv.tenantId, channelId: conv.channelId, conversationId, platform: conv.platform, direction: 'outbound', sender: {},
+      status: 'pending', statusRank: statusRank('pending'), text: 'Yes, here', attachments: [], idempotencyKey: `${tenantId}:${hash}`, platformTimestamp: now, createdAt: now, updatedAt: now,
+    } as never);
+    const before = await platformSends();
+    const retried = await reply(conversationId, { text: 'Yes, here' }, 'died-1');
+    assert.equal(retried.status, 202, retried.text);
+    assert.equal(retried.json.message.id, messageId);
+    assert.ok(['sent', 'delivered', 'read'].includes((await settled(messageId)).status));
+    assert.equal((await reply(conversationId, { text: 'Yes, here' }, 'died-1')).status, 202);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await TenantEventModel.countDocuments({ key: `message.created:${messageId}` }), 1, 'announced once');
+    assert.equal((await platformSends()) - before, 1, 'sent once');
   });
 
   it('delivers every reply exactly once with 20 % injected 5xx and a 429 burst', async () => {
