@@ -9,7 +9,7 @@ import { unseal, type EncryptionKey, type Sealed } from '../lib/crypto';
 import { EventFollower, findEvent, type TenantEventRecord } from '../lib/event-log';
 import { signPayload } from '../lib/outgoing-signature';
 import { guardedPost, RefusedAddressError } from '../lib/guarded-http';
-import { NetworkPolicy } from '../lib/network-policy';
+import type { PlatformConfig } from '../lib/platform-config';
 import { OutgoingDeliveryModel, WebhookEndpointModel } from '../models';
 import { heartbeatIfActivity } from './activity-context';
 import { insertNew } from './inbox-writes';
@@ -20,8 +20,8 @@ export interface OutgoingWebhookDeps {
   webhookRetryDelaysMs?: number[];
   webhookPollMs?: number;
   webhookTimeoutMs?: number;
-  /** Which private addresses endpoints may point at (none by default: PRIVATE_NETWORK_ALLOWLIST). */
-  networkPolicy?: NetworkPolicy;
+  /** Its `tenantNetwork`: where endpoint URLs may point. */
+  platforms: Pick<PlatformConfig, 'tenantNetwork'>;
 }
 
 export const DEFAULT_RETRY_DELAYS_MS = [10, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600].map((s) => s * 1000);
@@ -38,7 +38,7 @@ export function createOutgoingWebhookActivities(deps: OutgoingWebhookDeps) {
   const delays = deps.webhookRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const pollMs = deps.webhookPollMs ?? 500;
   const timeoutMs = deps.webhookTimeoutMs ?? 10_000;
-  const policy = deps.networkPolicy ?? new NetworkPolicy();
+  const policy = deps.platforms.tenantNetwork;
 
   const loadEndpoint = async (endpointId: string) =>
     (await WebhookEndpointModel.findById(endpointId).select('+secret').lean()) as Endpoint | null;

@@ -12,7 +12,6 @@ import { docsRoutes } from './routes/docs';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
 import { AppError } from '../lib/errors';
 import type { EncryptionKey } from '../lib/crypto';
-import type { NetworkPolicy } from '../lib/network-policy';
 import { stateSigningKey } from '../lib/oauth-state';
 import type { PlatformConfig } from '../lib/platform-config';
 import type { Platform } from '../lib/domain/channel';
@@ -46,8 +45,6 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Webhook intake (built from the other deps when not given). */
   intake?: WebhookIntake;
-  /** Private addresses tenants may point outgoing webhooks at (PRIVATE_NETWORK_ALLOWLIST). */
-  networkPolicy?: NetworkPolicy;
 }
 
 /** The webhook hot path's parts, built once per process. */
@@ -101,7 +98,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', messageRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, tenantNetwork: deps.platforms.tenantNetwork }));
   app.route('/', mediaRoutes());
   app.route('/', eventRoutes());
-  app.route('/', webhookEndpointRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, networkPolicy: deps.networkPolicy }));
+  app.route('/', webhookEndpointRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, tenantNetwork: deps.platforms.tenantNetwork }));
   app.route('/', channelRoutes({ temporal: deps.temporal, taskQueue: deps.taskQueue, keys: deps.keys, stateKey, platforms: deps.platforms, redirectUri, syncIntervalSeconds: deps.syncIntervalSeconds, disabled: deps.disabledPlatforms }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {

@@ -5,7 +5,6 @@ import mongoose from 'mongoose';
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, pingDatabase } from '../lib/db';
 import { createLogger } from '../lib/logger';
-import { NetworkPolicy } from '../lib/network-policy';
 import { disabledPlatforms, platformConfig } from '../lib/platform-config';
 import { connectWithRetry } from '../lib/retry';
 import { createTemporalClient, pingTemporal } from '../lib/temporal';
@@ -28,7 +27,6 @@ const app = createApp({
   publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}`,
   syncIntervalSeconds: config.SYNC_INTERVAL_SECONDS,
   disabledPlatforms: disabledPlatforms(),
-  networkPolicy: NetworkPolicy.fromEnv(config.PRIVATE_NETWORK_ALLOWLIST),
 });
 
 let stopping = false;

@@ -52,10 +52,6 @@ const schema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).optional(),
 
   ENCRYPTION_KEYS: encryptionKeys,
-
-  // Private hosts, addresses or CIDR networks tenants may point outgoing webhooks at (comma
-  // separated; `*` allows any). Empty: only public internet addresses.
-  PRIVATE_NETWORK_ALLOWLIST: z.string().default(''),
 });
 
 export type Config = z.infer<typeof schema>;

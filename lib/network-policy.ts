@@ -36,10 +36,6 @@ export class NetworkPolicy {
     }
   }
 
-  static fromEnv(value: string | undefined): NetworkPolicy {
-    return new NetworkPolicy((value ?? '').split(','));
-  }
-
   /** Why connecting to `address` (resolved from `host`) is refused, or null when it is allowed. */
   refusal(host: string, address: string): string | null {
     if (this.anything || this.hosts.has(host.toLowerCase().replace(/^\[|\]$/g, ''))) return null;

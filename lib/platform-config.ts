@@ -15,8 +15,9 @@ export interface PlatformConfig {
   /**
    * Where adapters may connect to places a tenant chose — media given by URL (attached to an email,
    * uploaded to TikTok) and a mailbox's IMAP/SMTP servers: the public internet, plus our own signed
-   * upload links (PUBLIC_URL), the sandbox, and PRIVATE_NETWORK_ALLOWLIST. Without it an agent could
-   * have the worker read an internal address and mail the answer out.
+   * upload links (PUBLIC_URL), the sandbox, and PRIVATE_NETWORK_ALLOWLIST (hosts, addresses or CIDR
+   * networks, comma separated; `*` allows any). Outgoing webhook URLs follow it too. Without it an
+   * agent could have the worker read an internal address and mail the answer out.
    */
   tenantNetwork: NetworkPolicy;
 }

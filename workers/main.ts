@@ -5,7 +5,6 @@ import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase } from '../lib/db';
 import { platformConfig } from '../lib/platform-config';
 import { createLogger } from '../lib/logger';
-import { NetworkPolicy } from '../lib/network-policy';
 import { connectWithRetry } from '../lib/retry';
 import { ensureSearchAttributes } from './search-attributes';
 import { createSwitchboardWorker } from './worker';
@@ -34,7 +33,7 @@ async function main() {
 
   const worker = await createSwitchboardWorker({
     connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig(), temporal: client, publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}`, networkPolicy: NetworkPolicy.fromEnv(config.PRIVATE_NETWORK_ALLOWLIST) },
+    activityDeps: { keys: config.ENCRYPTION_KEYS, platforms: platformConfig(), temporal: client, publicUrl: config.PUBLIC_URL ?? `http://localhost:${config.API_PORT}` },
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');

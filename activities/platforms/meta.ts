@@ -5,7 +5,7 @@
 // Reference: /work/shared/platforms/messenger-instagram.md and meta-oauth.md.
 import type { Platform } from '../../lib/domain/channel';
 import { PlatformError, type ChannelAdapter, type Credentials, type ErrorClass, type OutboundMessage, type SendResult } from './types';
-import { READ_RETRY, retryRead, type ReadRetry } from './http';
+import { READ_RETRY, retryRead } from './http';
 
 /** Long enough for a slow Graph page, short enough that a hung socket does not stall a sync. */
 export const DEFAULT_TIMEOUT_MS = 20_000;
@@ -188,7 +188,7 @@ export interface GraphResponse<T> { body: T; headers: Headers; status: number }
  * URLs are never put into errors, so query tokens do not leak either.
  */
 export class GraphClient {
-  constructor(readonly platform: Platform, private readonly baseUrl: string, private readonly timeoutMs = DEFAULT_TIMEOUT_MS, private readonly readRetry: ReadRetry = READ_RETRY) {}
+  constructor(readonly platform: Platform, private readonly baseUrl: string, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
 
   async request<T = Record<string, unknown>>(input: { method?: 'GET' | 'POST' | 'DELETE'; path: string; query?: Query; token?: string; form?: Record<string, string>; json?: unknown }): Promise<GraphResponse<T>> {
     const url = new URL(`${this.baseUrl.replace(/\/$/, '')}/${input.path.replace(/^\//, '')}`);
@@ -229,7 +229,7 @@ export class GraphClient {
 
   /** A read: retried in place on transient failures (see retryRead). */
   async get<T = Record<string, unknown>>(path: string, token: string | undefined, query?: Query): Promise<T> {
-    return (await retryRead(() => this.request<T>({ path, token, query }), this.readRetry)).body;
+    return (await retryRead(() => this.request<T>({ path, token, query }), READ_RETRY)).body;
   }
 }
 

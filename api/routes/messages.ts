@@ -36,7 +36,7 @@ const IdempotencyHeader = z.object({
   'idempotency-key': z.string().trim().min(1).max(200).optional().openapi({ description: 'Repeat a request with the same key to get the same message (one platform send)' }),
 });
 
-export function messageRoutes(deps: { temporal: Client; taskQueue: string; tenantNetwork?: NetworkPolicy }) {
+export function messageRoutes(deps: { temporal: Client; taskQueue: string; tenantNetwork: NetworkPolicy }) {
   const router = newRouter();
   const idOf = (tenantId: string, key: string) => createHash('sha256').update(`${tenantId}:${key}`).digest('hex').slice(0, 32);
 
@@ -62,7 +62,7 @@ export function messageRoutes(deps: { temporal: Client; taskQueue: string; tenan
   async function attachmentOf(tenantId: string, media: NonNullable<z.infer<typeof SendBody>['media']>) {
     if (!media.mediaId) {
       // The platform, or our worker (email, TikTok), fetches it: never from a private network.
-      const refused = media.url && deps.tenantNetwork ? await deps.tenantNetwork.check(media.url) : null;
+      const refused = media.url ? await deps.tenantNetwork.check(media.url) : null;
       if (refused) throw new AppError(400, 'media_url_not_allowed', `body.media.url: ${refused}; media URLs must be on the public internet (or upload the file: POST /v1/media)`);
       return media;
     }

@@ -9,7 +9,7 @@ import { Types } from 'mongoose';
 import { seal, type EncryptionKey } from '../../lib/crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { latestSeq } from '../../lib/event-log';
-import { NetworkPolicy } from '../../lib/network-policy';
+import type { NetworkPolicy } from '../../lib/network-policy';
 import { newWebhookSecret } from '../../lib/outgoing-signature';
 import { OUTGOING_DELIVERY_STATES, OutgoingDeliveryModel, TENANT_EVENT_TYPES, WebhookEndpointModel } from '../../models';
 import { outgoingDeliveryId } from '../../activities/outgoing-webhooks';
@@ -19,8 +19,8 @@ import { errorResponses, newRouter, ObjectIdParam } from '../router';
 
 export interface WebhookEndpointRouteDeps {
   temporal: Client; taskQueue: string; keys: EncryptionKey[];
-  /** Private addresses endpoints may point at (PRIVATE_NETWORK_ALLOWLIST); none by default. */
-  networkPolicy?: NetworkPolicy;
+  /** Where tenant-chosen URLs may point (PlatformConfig.tenantNetwork). */
+  tenantNetwork: NetworkPolicy;
 }
 
 const Url = z.string().max(2000).url('must be an absolute URL')
@@ -79,10 +79,9 @@ const hintOf = (secret: string) => `…${secret.slice(-4)}`;
 
 export function webhookEndpointRoutes(deps: WebhookEndpointRouteDeps) {
   const router = newRouter();
-  const policy = deps.networkPolicy ?? new NetworkPolicy();
   /** Refuses URLs on private networks before anything is stored (deliveries check again). */
   const assertReachable = async (url: string) => {
-    const refused = await policy.check(url);
+    const refused = await deps.tenantNetwork.check(url);
     if (refused) throw new AppError(400, 'url_not_allowed', `url: ${refused}; endpoints must be on the public internet (an operator can allow private hosts with PRIVATE_NETWORK_ALLOWLIST)`);
   };
 

@@ -8,7 +8,7 @@ import { pingDatabase } from '../../lib/db';
 import { pingTemporal } from '../../lib/temporal';
 import { disabledPlatforms, platformConfig } from '../../lib/platform-config';
 import { REDACT_PATHS } from '../../lib/logger';
-import { capturedLogs, requireEnv, TEST_KEYS, TEST_NETWORK_POLICY } from './env';
+import { capturedLogs, requireEnv, TEST_KEYS } from './env';
 
 /**
  * `listen: true` also serves the app over real HTTP on a free port (`url`), for callers that cannot
@@ -34,8 +34,6 @@ export async function createTestApi(taskQueue: string, opts: { temporalAddress?:
     publicUrl,
     syncIntervalSeconds: opts.syncIntervalSeconds,
     disabledPlatforms: disabledPlatforms(opts.env ?? {}),
-    // Tests' webhook receivers listen on loopback, as an operator would allow with PRIVATE_NETWORK_ALLOWLIST.
-    networkPolicy: TEST_NETWORK_POLICY,
   });
 
   async function call(method: string, path: string, init: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {

@@ -8,7 +8,6 @@ import { ensureIndexes } from '../../lib/db';
 import { generateEncryptionKeys } from '../../lib/crypto';
 import { loadConfig } from '../../lib/config';
 import { platformConfig } from '../../lib/platform-config';
-import { NetworkPolicy } from '../../lib/network-policy';
 import type { ActivityDeps } from '../../activities';
 import { createSwitchboardWorker, WORKFLOWS_PATH } from '../../workers/worker';
 
@@ -65,7 +64,7 @@ const noop = () => undefined;
 const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /** Starts the real worker (real activities) on its own task queue; returns a stop function. */
-export async function startTestWorker(taskQueue: string, activityDeps: ActivityDeps = { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: 'http://127.0.0.1:9' }), networkPolicy: TEST_NETWORK_POLICY }) {
+export async function startTestWorker(taskQueue: string, activityDeps: ActivityDeps = { keys: TEST_KEYS, platforms: platformConfig({ SANDBOX_URL: 'http://127.0.0.1:9' }) }) {
   const connection = await NativeConnection.connect({ address: requireEnv('TEMPORAL_ADDRESS') });
   const worker = await createSwitchboardWorker({ connection, namespace: 'default', taskQueue, workflowBundle: await workflowBundle(), activityDeps });
   const running = worker.run();
@@ -81,8 +80,6 @@ export async function startTestWorker(taskQueue: string, activityDeps: ActivityD
 export const testEncryptionKeys = () => generateEncryptionKeys('test1');
 /** Encryption keys for this test process. */
 export const TEST_KEYS = loadConfig({ MONGODB_URI: 'mongodb://unused/x', ENCRYPTION_KEYS: testEncryptionKeys() }).ENCRYPTION_KEYS;
-/** Tests' webhook receivers listen on loopback: allowed as an operator would (PRIVATE_NETWORK_ALLOWLIST). */
-export const TEST_NETWORK_POLICY = new NetworkPolicy(['127.0.0.1', 'localhost', '::1']);
 
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

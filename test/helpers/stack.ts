@@ -6,7 +6,7 @@ import { createTenantWithAdminKey } from '../../api/auth/keys';
 import { platformConfig } from '../../lib/platform-config';
 import type { SandboxOptions } from '../../sandbox/sandbox';
 import { createTestApi } from './api';
-import { startTestWorker, TEST_KEYS, TEST_NETWORK_POLICY, useTestDatabase } from './env';
+import { startTestWorker, TEST_KEYS, useTestDatabase } from './env';
 import { useSandbox } from './sandbox';
 
 export interface InboxStackOptions {
@@ -57,7 +57,7 @@ export async function useInboxStack(taskQueue: string, opts: InboxStackOptions =
     const platforms = platformConfig({ SANDBOX_URL: sb.url });
     const startApi = () => createTestApi(taskQueue, { sandboxUrl: sb!.url, syncIntervalSeconds: opts.syncIntervalSeconds ?? 3600, listen });
     const startWorker = () => startTestWorker(taskQueue, {
-      keys: TEST_KEYS, platforms, networkPolicy: TEST_NETWORK_POLICY,
+      keys: TEST_KEYS, platforms,
       ...(linkTemporal ? { temporal: api!.temporal } : {}),
       ...(linkUrl ? { publicUrl: api!.url } : {}),
       ...opts.workerDeps,

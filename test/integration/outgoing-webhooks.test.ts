@@ -166,7 +166,7 @@ describe('outgoing webhooks', () => {
 
   it('refuses URLs on private networks (SSRF): the cloud metadata address, internal ranges, by name or number', async () => {
     const before = (await api.call('GET', '/v1/webhook-endpoints', { key })).json.data.length;
-    // Loopback is allowed in this stack (the test receivers live there), as an operator would list it.
+    // 127.0.0.1 is allowed in this stack: the sandbox lives there (PlatformConfig.tenantNetwork), and so do the test receivers.
     for (const url of ['http://169.254.169.254/latest/meta-data/iam', 'http://10.0.0.5:8080/hook', 'https://192.168.1.1/hook', 'http://[fd12::1]/hook', 'http://[::ffff:172.16.0.1]/hook']) {
       const res = await register({ url });
       assert.equal(res.status, 400, url);
