@@ -36,6 +36,26 @@ export interface ChaosScenario {
 // Options read the same way as the bench's.
 export { intOption } from '../../bench/lib/scenario';
 
+/** The workload of the platform-fault scenarios: a Page with history, customers writing, agents replying. */
+export const PAGE_WORKLOAD_OPTIONS = {
+  'history-conversations': 'conversations in the Page\'s history (default 20)',
+  'history-messages': 'messages per conversation (default 50)',
+  messages: 'customer messages (default 1000)',
+  rate: 'customer messages per second (default 75)',
+  sends: 'replies (default 100)',
+};
+
+/** Reads PAGE_WORKLOAD_OPTIONS (`minSends`: the fewest replies the scenario can split into its phases). */
+export function pageWorkload(options: Options, minSends = 1) {
+  return {
+    hc: intOption(options, 'history-conversations', 20, 1),
+    hm: intOption(options, 'history-messages', 50, 1),
+    messages: intOption(options, 'messages', 1000, 1),
+    rate: intOption(options, 'rate', 75, 1),
+    sends: intOption(options, 'sends', 100, minSends),
+  };
+}
+
 export interface Faults {
   /** What the scenario did, for the top of its table. */
   rows: [string, string][];

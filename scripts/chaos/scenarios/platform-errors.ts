@@ -6,7 +6,7 @@
 // lifted and the user presses "sync now" (POST /v1/channels/:id/sync), so the audit also shows
 // whether the channel workflow picks the backfill up again.
 import { injectedFaults } from '../lib/audit';
-import { finish, intOption, type ChaosScenario, type ScenarioContext } from '../lib/scenario';
+import { finish, intOption, PAGE_WORKLOAD_OPTIONS, pageWorkload, type ChaosScenario, type ScenarioContext } from '../lib/scenario';
 import { ChaosStack } from '../lib/stack';
 import { connectPage, customersDone, customersWrite, newSendLog, openConversations, repliesSettled, sendReplies, storedCount, waitBackfillDone } from '../lib/workload';
 
@@ -14,11 +14,7 @@ export const scenario: ChaosScenario = {
   name: 'platform-errors',
   description: '20 % 5xx and timeouts on every platform call (connect, backfill, sends)',
   options: {
-    'history-conversations': 'conversations in the Page\'s history (default 20)',
-    'history-messages': 'messages per conversation (default 50)',
-    messages: 'customer messages (default 1000)',
-    rate: 'customer messages per second (default 75)',
-    sends: 'replies (default 100)',
+    ...PAGE_WORKLOAD_OPTIONS,
     'error-percent': 'share of platform calls answered with a 5xx (default 20)',
     'timeout-percent': 'share of platform calls left hanging (default 2)',
     'backfill-wait': 'seconds the backfill gets under the faults (default 60)',
@@ -30,11 +26,7 @@ export const scenario: ChaosScenario = {
 const ENDPOINTS = ['oauth.access_token', 'debug_token', 'me.accounts', 'me.permissions', 'subscribed_apps', 'conversations', 'messages', 'node', 'send'];
 
 async function run(ctx: ScenarioContext) {
-  const hc = intOption(ctx.options, 'history-conversations', 20, 1);
-  const hm = intOption(ctx.options, 'history-messages', 50, 1);
-  const messages = intOption(ctx.options, 'messages', 1000, 1);
-  const rate = intOption(ctx.options, 'rate', 75, 1);
-  const sends = intOption(ctx.options, 'sends', 100, 1);
+  const { hc, hm, messages, rate, sends } = pageWorkload(ctx.options);
   const errorRate = intOption(ctx.options, 'error-percent', 20, 0) / 100;
   const timeoutRate = intOption(ctx.options, 'timeout-percent', 2, 0) / 100;
   const backfillWait = intOption(ctx.options, 'backfill-wait', 60, 1);

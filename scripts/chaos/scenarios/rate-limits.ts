@@ -3,7 +3,7 @@
 // history is being backfilled, then twice while agents reply — and a tenth of the sends in between.
 // Every reply must still go out exactly once (or fail with a reason), every message be stored.
 import { injectedFaults } from '../lib/audit';
-import { finish, intOption, type ChaosScenario, type ScenarioContext } from '../lib/scenario';
+import { finish, intOption, PAGE_WORKLOAD_OPTIONS, pageWorkload, type ChaosScenario, type ScenarioContext } from '../lib/scenario';
 import { ChaosStack, sleep } from '../lib/stack';
 import { connectPage, customersDone, customersWrite, newSendLog, openConversations, sendReplies, waitBackfillDone } from '../lib/workload';
 
@@ -11,11 +11,7 @@ export const scenario: ChaosScenario = {
   name: 'rate-limits',
   description: '429 storms with Retry-After during the backfill and during sends, and 10 % rate limits in between',
   options: {
-    'history-conversations': 'conversations in the Page\'s history (default 20)',
-    'history-messages': 'messages per conversation (default 50)',
-    messages: 'customer messages (default 1000)',
-    rate: 'customer messages per second (default 75)',
-    sends: 'replies (default 100)',
+    ...PAGE_WORKLOAD_OPTIONS,
     'storm-seconds': 'how long each storm lasts (default 15)',
     'retry-after': 'the storms\' Retry-After, seconds (default 5)',
   },
@@ -23,11 +19,7 @@ export const scenario: ChaosScenario = {
 };
 
 async function run(ctx: ScenarioContext) {
-  const hc = intOption(ctx.options, 'history-conversations', 20, 1);
-  const hm = intOption(ctx.options, 'history-messages', 50, 1);
-  const messages = intOption(ctx.options, 'messages', 1000, 1);
-  const rate = intOption(ctx.options, 'rate', 75, 1);
-  const sends = intOption(ctx.options, 'sends', 100, 2);
+  const { hc, hm, messages, rate, sends } = pageWorkload(ctx.options, 2);
   const stormSeconds = intOption(ctx.options, 'storm-seconds', 15, 1);
   const retryAfter = intOption(ctx.options, 'retry-after', 5, 0);
 
