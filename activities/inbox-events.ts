@@ -9,7 +9,7 @@ import { conversationKey, messageKey } from '../lib/domain/keys';
 import { deliveryFailure, statusRank, type RankedStatus } from '../lib/domain/message-status';
 import { appendEventsByTenant } from '../lib/event-log';
 import { messageStatusChanged } from '../lib/event-payloads';
-import { ChannelModel, ConversationModel, deferredId, deferredRange, MessageModel, pendingRange, WebhookDeliveryModel, WebhookEventModel } from '../models';
+import { ChannelModel, ConversationModel, deferredId, deferredRange, MessageModel, pendingRange, queuedEvent, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { DeletionEvent, InboxEvent, MessageEvent, ReactionEvent, StatusEvent, WatermarkEvent } from '../api/webhooks/sources/types';
 import { heartbeatIfActivity, isRetriedAttempt } from './activity-context';
 import { bulkWriteInChunks, insertNew, storeConversations, type ChannelRef } from './inbox-writes';
@@ -41,9 +41,9 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   const ref: ChannelRef = { tenantId: String(channel.tenantId), channelId, platform: channel.platform };
 
   // The oldest `limit` events: the range holds only pending ones, so the read stops after `limit` rows.
-  const queued = (await WebhookEventModel.collection
+  const queued = ((await WebhookEventModel.collection
     .find({ _id: pendingRange(channelId) } as Document)
-    .limit(limit).batchSize(limit).toArray()) as unknown as QueuedEvent[]; // one round trip
+    .limit(limit).batchSize(limit).toArray()) as unknown as QueuedEvent[]).map(decoded); // one round trip
   result.events = queued.length;
   result.more = queued.length >= limit;
   if (queued.length === 0) return result;
@@ -73,7 +73,7 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   // deferred range first (by key, so a repeat changes nothing), then the batch is deleted.
   const stillWaiting = new Set(applied.deferred.map((d) => d.id));
   const waitFor = new Map(applied.deferred.map((d) => [d.id, d.messageId]));
-  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, ...q }) => ({ ...q, _id: deferredId(q._id), state: 'deferred', messageId: waitFor.get(q._id) }));
+  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, ...q }) => ({ ...q, event: JSON.stringify(q.event), _id: deferredId(q._id), state: 'deferred', messageId: waitFor.get(q._id) }));
   if (moved.length > 0) await insertNew(WebhookEventModel.collection, moved);
   const done = [...queued.map((q) => q._id), ...waiting.map((w) => w._id).filter((id) => !stillWaiting.has(id))];
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
@@ -118,11 +118,13 @@ const isTargetEvent = (e: InboxEvent): e is TargetEvent => e.kind === 'status' |
 
 async function deferredFor(channelId: string, messageIds: string[]): Promise<QueuedEvent[]> {
   if (messageIds.length === 0) return [];
-  return (await WebhookEventModel.collection
+  return ((await WebhookEventModel.collection
     // Only the channel's deferred events are in this range (usually none): the messageId test is cheap.
     .find({ _id: deferredRange(channelId), messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
-    .toArray()) as unknown as QueuedEvent[];
+    .toArray()) as unknown as QueuedEvent[]).map(decoded);
 }
+
+const decoded = (q: QueuedEvent): QueuedEvent => ({ ...q, event: queuedEvent<InboxEvent>(q.event) });
 
 /**
  * Statuses, reactions and unsends, as conditional updates on the target message. Events whose

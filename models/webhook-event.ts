@@ -26,7 +26,7 @@ const webhookEventSchema = new Schema(
     tenantId: { type: Schema.Types.ObjectId, ref: 'Tenant' },
     channelId: { type: Schema.Types.ObjectId, ref: 'Channel' },
     state: { type: String, enum: WEBHOOK_EVENT_STATES, required: true },
-    event: { type: Schema.Types.Mixed, required: true }, // the normalized InboxEvent
+    event: { type: Schema.Types.Mixed, required: true }, // the normalized InboxEvent, as JSON text (see queuedEvent)
     messageId: { type: String }, // deferred: the message it waits for
     deliveryId: { type: String, required: true },
     // The webhook log entry of the delivery, carried by its first queued event until the drain
@@ -51,3 +51,6 @@ export const deferredRange = (channelId: string) => range(`deferred:${channelId}
 export const heldRange = (channelId: string) => range(`held:${channelId}`);
 export const deferredId = (queueId: string) => `deferred:${queueId}`;
 export const heldId = (queueId: string) => `held:${queueId}`;
+
+/** A queued event's InboxEvent: JSON text, or a document as queued before the text form. */
+export const queuedEvent = <T>(stored: unknown): T => (typeof stored === 'string' ? JSON.parse(stored) : stored) as T;

@@ -149,5 +149,9 @@ export class WebhookIntake {
   }
 }
 
-/** Events are stored as plain JSON (no class instances, no undefined). */
-const plain = (event: InboxEvent) => JSON.parse(JSON.stringify(event)) as Record<string, unknown>;
+/**
+ * An event is queued as its JSON text, not as a nested document: the queue only carries it to the
+ * drain, and one string is far cheaper for FerretDB to write and read back than a document tree
+ * (decoding queued events was a quarter of its CPU while draining). Read with `queuedEvent`.
+ */
+const plain = (event: InboxEvent) => JSON.stringify(event);

@@ -4,10 +4,10 @@
 //   1. a fixed rate (default 1,000/s for 60 s, 10 % of deliveries sent twice): acknowledged/s, ack
 //      latency p50/p99, end-to-end latency (request sent → message stored by the drain) p50/p99,
 //      stored vs sent, duplicates, unread counts;
-//   2. as fast as the API takes them (default 20,000 deliveries): sustained acknowledged/s and
-//      stored/s.
+//   2. as fast as the API takes them (default 100,000 messages, 100 per delivery — Meta batches up
+//      to 1,000 updates into one POST under load): sustained acknowledged/s and stored/s.
 // Baselines in the same run, same database, same load generator: the raw driver bulk-inserting
-// message-shaped documents, and a bare Hono handler doing one insert per request (ack latency at
+// message-shaped documents (into a bare collection, and into one with the messages indexes), and a bare Hono handler doing one insert per request (ack latency at
 // the same rate, and its top rate) — every figure is also printed as a ratio against them.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,20 +36,23 @@ export const scenario: Scenario = {
     rate: 'deliveries per second in the fixed-rate run (default 1000)',
     seconds: 'length of the fixed-rate run (default 60)',
     'duplicate-percent': 'share of deliveries sent a second time, as platforms do (default 10)',
-    'max-requests': 'deliveries in the flat-out run (default 20000; 0 skips it)',
+    'flat-messages': 'messages in the flat-out run (default 100000; 0 skips it)',
+    'flat-batch': 'messages per delivery in the flat-out run (default 100; Meta batches up to 1000)',
     connections: 'concurrent connections of the load generator (default 64)',
     customers: 'customers writing (conversations) (default 50)',
   },
   run,
 };
 
-interface Prepared { job: LoadJob; mids: string[] }
+/** The prepared deliveries and, per delivery, the message IDs in it. */
+interface Prepared { job: LoadJob; mids: string[][] }
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const rate = intOption(ctx.options, 'rate', 1000, 1);
   const seconds = intOption(ctx.options, 'seconds', 60, 1);
   const dupPercent = intOption(ctx.options, 'duplicate-percent', 10, 0);
-  const maxRequests = intOption(ctx.options, 'max-requests', 20_000, 0);
+  const flatMessages = intOption(ctx.options, 'flat-messages', 100_000, 0);
+  const flatBatch = Math.min(1000, intOption(ctx.options, 'flat-batch', 100, 1));
   const connections = intOption(ctx.options, 'connections', 64, 1);
   const customers = intOption(ctx.options, 'customers', 50, 1);
   const { say } = ctx;
@@ -62,8 +65,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   say(`Messenger channel ${channelId} connected`);
 
   // --- 1. fixed rate ---------------------------------------------------------------------------------
-  const fixed = prepare(stack.apiUrl!, 'fixed', rate * seconds, customers, dupPercent, connections, rate);
-  say(`fixed rate: ${fmtInt(fixed.job.requests.length)} deliveries (${fmtInt(new Set(fixed.mids).size)} distinct, ${dupPercent} % sent twice) at ${fmtInt(rate)}/s`);
+  const fixed = prepare(stack.apiUrl!, 'fixed', { deliveries: rate * seconds, perDelivery: 1, customers, dupPercent, connections, rate });
+  say(`fixed rate: ${fmtInt(fixed.job.requests.length)} deliveries (${fmtInt(new Set(fixed.mids.flat()).size)} distinct, ${dupPercent} % sent twice) at ${fmtInt(rate)}/s`);
   const signalsBefore = stack.intake.signalsSent;
   const groupBefore = { ...stack.intake.queue.stats };
   stack.db.reset();
@@ -78,24 +81,31 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const history = (await stack.temporal.workflow.getHandle(workflowId).describe()).historyLength;
 
   // --- 2. flat out -------------------------------------------------------------------------------------
-  let flat: { load: LoadResult; store: Awaited<ReturnType<typeof waitStored>> } | undefined;
-  if (maxRequests > 0) {
-    const prepared = prepare(stack.apiUrl!, 'flat', maxRequests, customers, 0, connections, 0);
-    say(`flat out: ${fmtInt(maxRequests)} deliveries, ${connections} connections`);
+  let flat: { load: LoadResult; store: Awaited<ReturnType<typeof waitStored>>; dbTime: typeof dbTime; cpu: { benchProcess: number; temporal: number | null; ferretdb: number | null } } | undefined;
+  const flatDeliveries = Math.ceil(flatMessages / flatBatch);
+  if (flatMessages > 0) {
+    const prepared = prepare(stack.apiUrl!, 'flat', { deliveries: flatDeliveries, perDelivery: flatBatch, customers, dupPercent: 0, connections, rate: 0 });
+    say(`flat out: ${fmtInt(flatMessages)} messages in ${fmtInt(flatDeliveries)} deliveries of ${flatBatch}, ${connections} connections`);
+    stack.db.reset();
+    const c0 = { self: process.cpuUsage(), children: stack.childCpuSeconds() };
     const l = await load(tmp, 'flat', prepared.job);
-    flat = { load: l, store: await waitStored(stack, channelId, prepared, l, say) };
+    const store = await waitStored(stack, channelId, prepared, l, say);
+    const c1 = { self: process.cpuUsage(c0.self), children: stack.childCpuSeconds() };
+    flat = { load: l, store, dbTime: Object.entries(stack.db.snapshot()).slice(0, 12), cpu: { benchProcess: (c1.self.user + c1.self.system) / 1e6, temporal: diff(c1.children.temporal, c0.children.temporal), ferretdb: diff(c1.children.ferretdb, c0.children.ferretdb) } };
   }
 
   // --- baselines ---------------------------------------------------------------------------------------
   say('baselines: stopping the worker, then raw driver inserts and a bare Hono handler on the same database');
   await stack.stopWorker();
-  const raw = await rawInsertRate(ctx, maxRequests > 0 ? maxRequests : rate * seconds);
-  const bare = await bareHandler(ctx, tmp, fixed, maxRequests, connections, rate, seconds);
+  const rawCount = Math.max(20_000, Math.min(flatMessages, 100_000));
+  const raw = await rawInsertRate(ctx, rawCount, false);
+  const rawIndexed = await rawInsertRate(ctx, rawCount, true);
+  const bare = await bareHandler(ctx, tmp, fixed, flatMessages > 0 ? 20_000 : 0, connections, rate, seconds);
 
   // --- figures -------------------------------------------------------------------------------------------
   const fixedAckRate = fixedLoad.ok / (fixedLoad.durationMs / 1000);
   const figures = {
-    options: { rate, seconds, dupPercent, maxRequests, connections, customers },
+    options: { rate, seconds, dupPercent, flatMessages, flatBatch, connections, customers },
     fixed: {
       sent: fixedLoad.sent, acknowledged: fixedLoad.ok, non2xx: fixedLoad.non2xx, errors: fixedLoad.errors + fixedLoad.timeouts,
       ackPerSecond: fixedAckRate, ackLatencyMs: fixedLoad.latency, distinct: fixedStore.distinct, stored: fixedStore.stored,
@@ -107,14 +117,15 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     flat: flat && {
       sent: flat.load.sent, acknowledged: flat.load.ok, non2xx: flat.load.non2xx, errors: flat.load.errors + flat.load.timeouts,
       ackPerSecond: flat.load.ok / (flat.load.durationMs / 1000), ackLatencyMs: flat.load.latency,
-      stored: flat.store.stored, storedPerSecond: flat.store.storedPerSecond, e2eMs: flat.store.e2e,
+      deliveries: flatDeliveries, messagesPerDelivery: flatBatch, distinct: flat.store.distinct, missing: flat.store.missing,
+      stored: flat.store.stored, storedPerSecond: flat.store.storedPerSecond, e2eMs: flat.store.e2e, cpuSeconds: flat.cpu, databaseCommands: Object.fromEntries(flat.dbTime),
     },
-    baseline: { rawInsertDocsPerSecond: raw, bare },
+    baseline: { rawInsertDocsPerSecond: raw, rawIndexedInsertDocsPerSecond: rawIndexed, bare },
     ratios: {
       fixedAckP99VsBare: fixedLoad.latency.p99 / Math.max(0.001, bare.fixed.latency.p99),
       fixedAckP50VsBare: fixedLoad.latency.p50 / Math.max(0.001, bare.fixed.latency.p50),
       flatStoredVsRawInsert: flat ? flat.store.storedPerSecond / raw : null,
-      flatAckVsBare: flat && bare.flat ? (flat.load.ok / (flat.load.durationMs / 1000)) / (bare.flat.ok / (bare.flat.durationMs / 1000)) : null,
+      flatStoredVsRawIndexedInsert: flat ? flat.store.storedPerSecond / rawIndexed : null,
     },
   };
 
@@ -137,14 +148,20 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   for (const [label, v] of dbTime.slice(0, 8)) rows.push([`  ${label}`, `${fmtInt(v.count)} × ${fmtNum(v.avgMs, 1)} ms = ${fmtNum(v.ms / 1000, 1)} s (first/last quarter ${fmtNum(v.firstQuarterAvgMs, 1)}/${fmtNum(v.lastQuarterAvgMs, 1)} ms)`]);
   if (flat) {
     rows.push(
-      ['', `flat out: ${fmtInt(maxRequests)} deliveries, ${connections} connections`],
-      ['acknowledged/s', `${fmtNum(figures.flat!.ackPerSecond, 0)} (bare handler ${bare.flat ? fmtNum(bare.flat.ok / (bare.flat.durationMs / 1000), 0) : '–'}/s; ratio ${fmtNum(figures.ratios.flatAckVsBare ?? NaN, 2)}×)`],
+      ['', `flat out: ${fmtInt(flatMessages)} messages in ${fmtInt(flatDeliveries)} deliveries of ${flatBatch}, ${connections} connections`],
+      ['deliveries acknowledged/s', `${fmtNum(figures.flat!.ackPerSecond, 0)} (non-2xx ${flat.load.non2xx}, errors ${flat.load.errors + flat.load.timeouts})`],
       ['ack latency p50 / p99', `${fmtNum(flat.load.latency.p50, 1)} ms / ${fmtNum(flat.load.latency.p99, 1)} ms`],
+      ['distinct messages / stored / missing', `${fmtInt(flat.store.distinct)} / ${fmtInt(flat.store.stored)} / ${fmtInt(flat.store.missing)}`],
       ['stored/s (first sent → last stored)', fmtNum(flat.store.storedPerSecond, 0)],
-      ['raw driver insertMany docs/s', fmtNum(raw, 0)],
+      ['raw driver insertMany docs/s: bare collection / with the messages indexes', `${fmtNum(raw, 0)} / ${fmtNum(rawIndexed, 0)}`],
       ['  ratio stored/s vs raw insert (target ≥ 0.5×)', `${fmtNum(figures.ratios.flatStoredVsRawInsert ?? NaN, 3)}×`],
+      ['  ratio stored/s vs raw insert with the messages indexes', `${fmtNum(figures.ratios.flatStoredVsRawIndexedInsert ?? NaN, 3)}×`],
+      ['CPU s: bench process (API+worker) / Temporal / FerretDB', `${fmtNum(flat.cpu.benchProcess, 1)} / ${fmtNum(flat.cpu.temporal ?? NaN, 1)} / ${fmtNum(flat.cpu.ferretdb ?? NaN, 1)}`],
+      ['bare handler (one insert per request) acknowledged/s, one message each', bare.flat ? fmtNum(bare.flat.ok / (bare.flat.durationMs / 1000), 0) : '–'],
       ['end-to-end p50 / p99', `${fmtMs(flat.store.e2e.p50)} / ${fmtMs(flat.store.e2e.p99)}`],
+      ['', 'database time by command (flat out; API + worker, as the driver sees it)'],
     );
+    for (const [label, v] of flat.dbTime.slice(0, 10)) rows.push([`  ${label}`, `${fmtInt(v.count)} × ${fmtNum(v.avgMs, 1)} ms = ${fmtNum(v.ms / 1000, 1)} s`]);
   }
   return { rows, figures };
 }
@@ -167,31 +184,39 @@ async function connect(stack: BenchStack) {
   throw new Error('the channel did not finish its backfill in 60 s');
 }
 
-/** Signed deliveries (one customer message each), as Meta sends them; some sent twice. */
-function prepare(apiUrl: string, tag: string, count: number, customers: number, dupPercent: number, connections: number, rate: number): Prepared {
+interface PrepareOptions { deliveries: number; perDelivery: number; customers: number; dupPercent: number; connections: number; rate: number }
+
+/** Signed deliveries of `perDelivery` customer messages each, as Meta sends them; some sent twice. */
+function prepare(apiUrl: string, tag: string, o: PrepareOptions): Prepared {
   const secret = DEFAULT_APPS.meta!.secret;
   const requests: LoadJob['requests'] = [];
-  const mids: string[] = [];
+  const mids: string[][] = [];
   const base = Date.now();
   let distinct = 0;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < o.deliveries; i++) {
     // Every Nth delivery repeats one sent a little earlier (a platform retry).
-    const repeat = dupPercent > 0 && i > 20 && (i * 7919) % 100 < dupPercent;
+    const repeat = o.dupPercent > 0 && i > 20 && (i * 7919) % 100 < o.dupPercent;
     if (repeat) {
       const j = i - 1 - ((i * 31) % 20);
       requests.push(requests[j]!);
       mids.push(mids[j]!);
       continue;
     }
-    const n = distinct++;
-    const psid = `9${String(n % customers).padStart(5, '0')}`;
-    const mid = `m_${tag}_${n}`;
-    const ts = base + n;
-    const body = metaJson({ object: 'page', entry: [{ id: PAGE, time: ts, messaging: [{ sender: { id: psid }, recipient: { id: PAGE }, timestamp: ts, message: { mid, text: `${tag} message ${n} — is it in stock?` } }] }] });
+    const messaging: unknown[] = [];
+    const inThis: string[] = [];
+    for (let k = 0; k < o.perDelivery; k++) {
+      const n = distinct++;
+      const psid = `9${String(n % o.customers).padStart(5, '0')}`;
+      const mid = `m_${tag}_${n}`;
+      const ts = base + n;
+      messaging.push({ sender: { id: psid }, recipient: { id: PAGE }, timestamp: ts, message: { mid, text: `${tag} message ${n} — is it in stock?` } });
+      inThis.push(mid);
+    }
+    const body = metaJson({ object: 'page', entry: [{ id: PAGE, time: base + distinct, messaging }] });
     requests.push({ body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signMetaBody(body, secret) } });
-    mids.push(mid);
+    mids.push(inThis);
   }
-  return { job: { url: apiUrl, path: '/webhooks/meta', requests, rate, connections }, mids };
+  return { job: { url: apiUrl, path: '/webhooks/meta', requests, rate: o.rate, connections: o.connections }, mids };
 }
 
 async function load(dir: string, name: string, job: LoadJob): Promise<LoadResult> {
@@ -207,19 +232,24 @@ async function load(dir: string, name: string, job: LoadJob): Promise<LoadResult
 /** Waits until every distinct message is stored (or nothing moved for 60 s); end-to-end latency per message. */
 async function waitStored(stack: BenchStack, channelId: string, prepared: Prepared, loadResult: LoadResult, say: (l: string) => void) {
   const firstSent = new Map<string, number>();
-  prepared.mids.forEach((mid, i) => { const at = loadResult.sentAt[i]; if (at && !firstSent.has(mid)) firstSent.set(mid, at); });
-  const distinct = new Set(prepared.mids).size;
-  const prefix = prepared.mids[0]!.split('_').slice(0, 2).join('_');
-  // Polled by primary key, oldest first (a filtered count would be a scan on FerretDB and load
-  // the very database being measured).
-  const remaining = [...new Set(prepared.mids)].map((mid) => `${channelId}:${mid}`);
+  prepared.mids.forEach((inDelivery, i) => {
+    const at = loadResult.sentAt[i];
+    for (const mid of inDelivery) if (at && !firstSent.has(mid)) firstSent.set(mid, at);
+  });
+  const all = [...new Set(prepared.mids.flat())];
+  const distinct = all.length;
+  const prefix = all[0]!.split('_').slice(0, 2).join('_');
+  // Polled by primary key, the oldest 100 missing at a time: the drain stores in arrival order, so
+  // while the oldest are missing the rest mostly are too. This only tells when to stop waiting — the
+  // count and the latencies come from one read at the end. (A filtered count would be a scan on
+  // FerretDB, and reading every missing id each time would load the very database being measured.)
+  const remaining = all.map((mid) => `${channelId}:${mid}`);
   let stored = 0;
   let lastChange = Date.now();
   let lastSay = Date.now();
   while (remaining.length > 0 && Date.now() - lastChange < 60_000) {
-    await new Promise((r) => setTimeout(r, 500));
-    const probe = remaining.slice(0, 2000);
-    const found = new Set((await MessageModel.collection.find({ _id: { $in: probe } } as Document, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as string));
+    const probe = remaining.slice(0, 100);
+    const found = new Set((await MessageModel.collection.find({ _id: { $in: probe } } as Document, { projection: { _id: 1 } }).batchSize(probe.length).toArray()).map((d) => d._id as unknown as string));
     if (found.size > 0) {
       const left = remaining.filter((id) => !found.has(id));
       stored += remaining.length - left.length;
@@ -227,6 +257,7 @@ async function waitStored(stack: BenchStack, channelId: string, prepared: Prepar
       lastChange = Date.now();
     }
     if (Date.now() - lastSay > 5000) { say(`  ${fmtInt(stored)} of ${fmtInt(distinct)} stored`); lastSay = Date.now(); }
+    if (found.size < probe.length) await new Promise((r) => setTimeout(r, 500));
   }
   const docs = await MessageModel.collection.find({ channelId: new mongoose.Types.ObjectId(channelId), externalId: { $regex: `^${prefix}_` } }, { projection: { externalId: 1, createdAt: 1 } }).toArray();
   const latencies = docs.map((d) => (d.createdAt as Date).getTime() - (firstSent.get(d.externalId as string) ?? NaN)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -249,12 +280,20 @@ async function unreadTotal(channelId: string, tag: string): Promise<number> {
   return convs.reduce((sum, c) => sum + (c.unreadCount ?? 0), 0);
 }
 
-/** The raw driver: insertMany of message-shaped documents into a scratch collection, docs/s. */
-async function rawInsertRate(ctx: ScenarioContext, count: number): Promise<number> {
+/**
+ * The raw driver: insertMany of message-shaped documents into a scratch collection, docs/s — a bare
+ * one, or (`indexed`) one with the messages collection's indexes, what any stored message costs.
+ */
+async function rawInsertRate(ctx: ScenarioContext, count: number, indexed: boolean): Promise<number> {
   const db = mongoose.connection.db!;
-  const name = `bench_scratch_webhooks_${Date.now().toString(36)}`;
+  const name = `bench_scratch_webhooks_${indexed ? 'indexed_' : ''}${Date.now().toString(36)}`;
   const collection = db.collection<{ _id: string }>(name);
   ctx.defer(`scratch collection ${name}`, () => collection.drop().then(() => undefined, () => undefined));
+  if (indexed) {
+    for (const { key, name: _name, v: _v, ns: _ns, ...options } of await MessageModel.collection.indexes()) {
+      if (_name !== '_id_') await collection.createIndex(key, options);
+    }
+  }
   const template = await MessageModel.collection.findOne({}, { sort: { _id: -1 } });
   const started = performance.now();
   for (let offset = 0; offset < count; offset += INSERT_BATCH) {

@@ -11,6 +11,8 @@
 2. Queries push `_id` equality, `_id: {$in: [...]}` and string-prefix ranges
    (`{$gte: "P:", $lt: "P;"}`) down to SQLite even when the filter has other conditions too
    (id_pushdown.go); upstream only pushes a filter that is exactly `{_id: X}`.
+4. A delete whose filter is only `_id` (`{_id: X}`, `{_id: {$in: [...]}}`) deletes those rows
+   directly instead of reading and decoding every one first (delete_by_id.go).
 Each replacement must apply exactly, or the build stops: a silent no-op would hide a slow database.
 """
 import shutil
@@ -120,4 +122,22 @@ replace(
 """,
 )
 shutil.copy(here / "write_lock.go", src / "internal/handler/write_lock.go")
+replace(
+    "internal/handler/msg_delete.go",
+    """func (h *Handler) execDelete(ctx context.Context, c backends.Collection, p *common.Delete) (int32, error) {
+	var qp backends.QueryParams
+""",
+    """func (h *Handler) execDelete(ctx context.Context, c backends.Collection, p *common.Delete) (int32, error) {
+	if ids, ok := idsOnlyFilter(p.Filter); ok && !h.DisablePushdown && (!p.Limited || len(ids) == 1) {
+		d, err := c.DeleteAll(ctx, &backends.DeleteAllParams{IDs: ids})
+		if err != nil {
+			return 0, lazyerrors.Error(err)
+		}
 
+		return d.Deleted, nil
+	}
+
+	var qp backends.QueryParams
+""",
+)
+shutil.copy(here / "delete_by_id.go", src / "internal/handler/delete_by_id.go")

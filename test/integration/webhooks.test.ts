@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { ConversationModel, deferredRange, MessageModel, pendingRange, WebhookDeliveryModel, WebhookEventModel } from '../../models';
+import { ChannelModel, ConversationModel, deferredRange, MessageModel, pendingRange, WebhookDeliveryModel, WebhookEventModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
+import { parseMessagingEntries } from '../../api/webhooks/sources/meta';
 import { ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
 import { connectMessenger } from '../helpers/channels';
 import { eventually, uniqueName } from '../helpers/env';
@@ -145,6 +146,20 @@ describe('webhook ingestion', () => {
     const msg = await eventually('status applied', async () => { const m = await stored('m_late_1'); return m?.status === 'delivered' && m; });
     assert.equal(msg.statusRank, 30);
     await eventually('deferred status left the queue', async () => (await WebhookEventModel.countDocuments({ channelId, state: 'deferred' })) === 0);
+  });
+
+  it('drains events queued as documents by an earlier version (now queued as JSON text)', async () => {
+    const t = Date.now() - 5000;
+    const [event] = parseMessagingEntries('page', page(inbound('71009', 'm_old_form', 'queued long ago', t)).entry, t).events;
+    const channel = (await ChannelModel.findById(channelId).lean())!;
+    await WebhookEventModel.collection.insertOne({
+      _id: `${channelId}:000000001:${event!.key}`, source: 'meta', kind: 'message', accountId: PAGE, tenantId: channel.tenantId, channelId: channel._id,
+      state: 'pending', event: JSON.parse(JSON.stringify(event)), deliveryId: 'meta:old-form', receivedAt: new Date(t),
+    } as never);
+    // A new delivery wakes the channel; its drain takes both.
+    assert.equal((await postMeta(page(inbound('71009', 'm_new_form', 'queued now', t + 1)))).status, 200);
+    await eventually('both stored', async () => (await stored('m_old_form'))?.text === 'queued long ago' && (await stored('m_new_form'))?.text === 'queued now');
+    await eventually('queue drained', queueEmpty);
   });
 
   it('reports events waiting for their message to the tenant admin, and to no one else', async () => {
