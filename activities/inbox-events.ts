@@ -31,14 +31,35 @@ export interface DrainResult {
 type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
 type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
 
-export const DEFAULT_DRAIN_BATCH = 1000;
+export const DEFAULT_DRAIN_BATCH = 2000;
+/** One call drains batch after batch for about this long, then lets the workflow take its turn. */
+export const DEFAULT_DRAIN_BUDGET_MS = 5000;
 
-export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATCH }: { channelId: string; limit?: number }): Promise<DrainResult> {
-  const result: DrainResult = { events: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
-  if (!Types.ObjectId.isValid(channelId)) return result;
+export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATCH, budgetMs = DEFAULT_DRAIN_BUDGET_MS }: { channelId: string; limit?: number; budgetMs?: number }): Promise<DrainResult> {
+  const total: DrainResult = { events: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
+  if (!Types.ObjectId.isValid(channelId)) return total;
   const channel = await ChannelModel.findById(channelId, { tenantId: 1, platform: 1 }).lean();
-  if (!channel) return result;
+  if (!channel) return total;
   const ref: ChannelRef = { tenantId: String(channel.tenantId), channelId, platform: channel.platform };
+  // Batches back to back in one activity: under a burst, a round trip through the workflow per
+  // batch would leave the database idle between them.
+  const started = Date.now();
+  for (;;) {
+    const batch = await drainBatch(ref, limit);
+    total.events += batch.events;
+    total.messagesInserted += batch.messagesInserted;
+    total.statusesApplied += batch.statusesApplied;
+    total.deferred += batch.deferred;
+    total.syncRequested ||= batch.syncRequested;
+    total.more = batch.more;
+    heartbeatIfActivity(total);
+    if (!batch.more || Date.now() - started >= budgetMs) return total;
+  }
+}
+
+async function drainBatch(ref: ChannelRef, limit: number): Promise<DrainResult> {
+  const { channelId } = ref;
+  const result: DrainResult = { events: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
 
   // The oldest `limit` events: the range holds only pending ones, so the read stops after `limit` rows.
   const queued = ((await WebhookEventModel.collection

@@ -17,7 +17,7 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Document } from 'mongodb';
 import mongoose from 'mongoose';
-import { ConversationModel, MessageModel, WebhookEventModel } from '../../models';
+import { ConversationModel, MessageModel, pendingRange, WebhookEventModel } from '../../models';
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
 import { freePort } from '../stack/processes';
@@ -239,25 +239,19 @@ async function waitStored(stack: BenchStack, channelId: string, prepared: Prepar
   const all = [...new Set(prepared.mids.flat())];
   const distinct = all.length;
   const prefix = all[0]!.split('_').slice(0, 2).join('_');
-  // Polled by primary key, the oldest 100 missing at a time: the drain stores in arrival order, so
-  // while the oldest are missing the rest mostly are too. This only tells when to stop waiting — the
-  // count and the latencies come from one read at the end. (A filtered count would be a scan on
-  // FerretDB, and reading every missing id each time would load the very database being measured.)
-  const remaining = all.map((mid) => `${channelId}:${mid}`);
-  let stored = 0;
+  // Every delivery was acknowledged, so every event is in the channel's queue or already drained:
+  // wait for the queue to empty (one cheap range read every 250 ms — polling the messages
+  // themselves would load the very database being measured), then read what was stored, once.
+  let head: unknown = null;
   let lastChange = Date.now();
   let lastSay = Date.now();
-  while (remaining.length > 0 && Date.now() - lastChange < 60_000) {
-    const probe = remaining.slice(0, 100);
-    const found = new Set((await MessageModel.collection.find({ _id: { $in: probe } } as Document, { projection: { _id: 1 } }).batchSize(probe.length).toArray()).map((d) => d._id as unknown as string));
-    if (found.size > 0) {
-      const left = remaining.filter((id) => !found.has(id));
-      stored += remaining.length - left.length;
-      remaining.splice(0, remaining.length, ...left);
-      lastChange = Date.now();
-    }
-    if (Date.now() - lastSay > 5000) { say(`  ${fmtInt(stored)} of ${fmtInt(distinct)} stored`); lastSay = Date.now(); }
-    if (found.size < probe.length) await new Promise((r) => setTimeout(r, 500));
+  for (;;) {
+    const first = await WebhookEventModel.collection.findOne({ _id: pendingRange(channelId) } as Document, { projection: { _id: 1 } });
+    if (!first) break;
+    if (first._id !== head) { head = first._id; lastChange = Date.now(); }
+    if (Date.now() - lastChange > 60_000) break;
+    if (Date.now() - lastSay > 5000) { say(`  draining: oldest queued event ${String(first._id).split(':')[1]}`); lastSay = Date.now(); }
+    await new Promise((r) => setTimeout(r, 250));
   }
   const docs = await MessageModel.collection.find({ channelId: new mongoose.Types.ObjectId(channelId), externalId: { $regex: `^${prefix}_` } }, { projection: { externalId: 1, createdAt: 1 } }).toArray();
   const latencies = docs.map((d) => (d.createdAt as Date).getTime() - (firstSent.get(d.externalId as string) ?? NaN)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
