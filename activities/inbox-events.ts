@@ -28,12 +28,15 @@ export interface DrainResult {
   syncRequested: boolean;
 }
 
-type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
+/** One event as the drain works on it; `docId` is the queue document it came in (a batch holds many). */
+type QueuedEvent = { _id: string; docId: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
+type QueueDoc = { _id: string; event?: unknown; events?: string; count?: number; delivery?: { _id: string } } & Record<string, unknown>;
 type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
 
 export const DEFAULT_DRAIN_BATCH = 2000;
 /** One call drains batch after batch for about this long, then lets the workflow take its turn. */
 export const DEFAULT_DRAIN_BUDGET_MS = 5000;
+const FIRST_READ_DOCS = 50;
 
 export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATCH, budgetMs = DEFAULT_DRAIN_BUDGET_MS }: { channelId: string; limit?: number; budgetMs?: number }): Promise<DrainResult> {
   const total: DrainResult = { events: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
@@ -44,8 +47,12 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   // Batches back to back in one activity: under a burst, a round trip through the workflow per
   // batch would leave the database idle between them.
   const started = Date.now();
+  // Queue documents to read: a document is one event or a delivery's batch of them, so the next
+  // read is sized by what the last one held (the first is small: it may be all batches).
+  let docs = Math.min(limit, FIRST_READ_DOCS);
   for (;;) {
-    const batch = await drainBatch(ref, limit);
+    const batch = await drainBatch(ref, docs);
+    docs = Math.max(1, Math.min(limit, Math.round(limit / Math.max(1, batch.events / Math.max(1, batch.documents)))));
     total.events += batch.events;
     total.messagesInserted += batch.messagesInserted;
     total.statusesApplied += batch.statusesApplied;
@@ -57,16 +64,18 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   }
 }
 
-async function drainBatch(ref: ChannelRef, limit: number): Promise<DrainResult> {
+async function drainBatch(ref: ChannelRef, limit: number): Promise<DrainResult & { documents: number }> {
   const { channelId } = ref;
-  const result: DrainResult = { events: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
+  const result = { events: 0, documents: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
 
   // The oldest `limit` events: the range holds only pending ones, so the read stops after `limit` rows.
-  const queued = ((await WebhookEventModel.collection
+  const read = (await WebhookEventModel.collection
     .find({ _id: pendingRange(channelId) } as Document)
-    .limit(limit).batchSize(limit).toArray()) as unknown as QueuedEvent[]).map(decoded); // one round trip
+    .limit(limit).batchSize(limit).toArray()) as unknown as QueueDoc[]; // one round trip
+  const queued = read.flatMap(eventsOf);
+  result.documents = read.length;
   result.events = queued.length;
-  result.more = queued.length >= limit;
+  result.more = read.length >= limit;
   if (queued.length === 0) return result;
 
   // 0. The webhook log entries that rode in with these events (api/webhooks/intake.ts).
@@ -94,9 +103,10 @@ async function drainBatch(ref: ChannelRef, limit: number): Promise<DrainResult> 
   // deferred range first (by key, so a repeat changes nothing), then the batch is deleted.
   const stillWaiting = new Set(applied.deferred.map((d) => d.id));
   const waitFor = new Map(applied.deferred.map((d) => [d.id, d.messageId]));
-  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, ...q }) => ({ ...q, event: JSON.stringify(q.event), _id: deferredId(q._id), state: 'deferred', messageId: waitFor.get(q._id) }));
+  // Parked under the platform event's own key: the same status redelivered is parked once.
+  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, docId: _docId, ...q }) => ({ ...q, event: JSON.stringify(q.event), _id: deferredId(channelId, q.event.key), state: 'deferred', messageId: waitFor.get(q._id) }));
   if (moved.length > 0) await insertNew(WebhookEventModel.collection, moved);
-  const done = [...queued.map((q) => q._id), ...waiting.map((w) => w._id).filter((id) => !stillWaiting.has(id))];
+  const done = [...read.map((d) => d._id), ...waiting.map((w) => w._id).filter((id) => !stillWaiting.has(id))];
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
   // A send may have stored its message between our lookup and the copy above, and looked for
   // deferred events before these were there: look again now, or they would wait forever.
@@ -142,10 +152,21 @@ async function deferredFor(channelId: string, messageIds: string[]): Promise<Que
   return ((await WebhookEventModel.collection
     // Only the channel's deferred events are in this range (usually none): the messageId test is cheap.
     .find({ _id: deferredRange(channelId), messageId: { $in: messageIds } } as Document, { projection: { event: 1, state: 1 } })
-    .toArray()) as unknown as QueuedEvent[]).map(decoded);
+    .toArray()) as unknown as QueueDoc[]).flatMap(eventsOf);
 }
 
-const decoded = (q: QueuedEvent): QueuedEvent => ({ ...q, event: queuedEvent<InboxEvent>(q.event) });
+/**
+ * The events a queue document holds: itself, or each event of a batch — named "<batch _id>:<n>"
+ * (a parked copy's `_id` is derived from it, stable however often the batch is read).
+ */
+function eventsOf(doc: QueueDoc): QueuedEvent[] {
+  if (typeof doc.events !== 'string') return [{ ...doc, docId: doc._id, event: queuedEvent<InboxEvent>(doc.event) } as QueuedEvent];
+  const { events, count: _count, delivery, ...rest } = doc;
+  return (JSON.parse(events) as InboxEvent[]).map((event, i) => ({
+    ...rest, _id: `${doc._id}:${i}`, docId: doc._id, kind: event.kind, accountId: event.account.accountId, state: rest.state as string, event,
+    ...(i === 0 && delivery ? { delivery } : {}),
+  }));
+}
 
 /**
  * Statuses, reactions and unsends, as conditional updates on the target message. Events whose

@@ -13,12 +13,20 @@ const STATES = ['pending', 'deferred', 'held'] as const;
 const EventView = z.object({
   id: z.string(), source: z.string(), kind: z.string(), state: z.enum(STATES), channelId: z.string().nullable(),
   accountId: z.string(), receivedAt: z.string(), waitingFor: z.string().nullable().openapi({ description: 'deferred: the message it waits for' }),
+  events: z.number().int().openapi({ description: 'Events in this entry: 1, or a queued delivery\'s batch (kind "batch")' }),
 }).openapi('WebhookEvent');
 
 const Query = z.object({
   state: z.enum(STATES).optional().openapi({ description: 'Only events in this state' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+/** Events, not documents: a queued batch (one delivery's many events) counts as its events. */
+async function countEvents(tenantId: Types.ObjectId, state: (typeof STATES)[number]): Promise<number> {
+  const single = await WebhookEventModel.countDocuments({ tenantId, state, count: { $exists: false } });
+  const [batched] = await WebhookEventModel.aggregate<{ n: number }>([{ $match: { tenantId, state, count: { $exists: true } } }, { $group: { _id: null, n: { $sum: '$count' } } }]);
+  return single + (batched?.n ?? 0);
+}
 
 export function webhookEventRoutes() {
   const router = newRouter();
@@ -35,13 +43,13 @@ export function webhookEventRoutes() {
     async (c) => {
       const { state, limit } = c.req.valid('query');
       const tenantId = new Types.ObjectId(c.get('caller').tenantId);
-      const counts = Object.fromEntries(await Promise.all(STATES.map(async (s) => [s, await WebhookEventModel.countDocuments({ tenantId, state: s })] as const)));
-      const docs = await WebhookEventModel.find({ tenantId, state: state ?? { $in: STATES } }, { event: 0 }).sort({ receivedAt: 1 }).limit(limit).lean();
+      const counts = Object.fromEntries(await Promise.all(STATES.map(async (s) => [s, await countEvents(tenantId, s)] as const)));
+      const docs = await WebhookEventModel.find({ tenantId, state: state ?? { $in: STATES } }, { event: 0, events: 0 }).sort({ receivedAt: 1 }).limit(limit).lean();
       return c.json({
         counts,
         data: docs.map((d) => ({
           id: d._id, source: d.source, kind: d.kind, state: d.state as (typeof STATES)[number], channelId: d.channelId ? String(d.channelId) : null,
-          accountId: d.accountId, receivedAt: d.receivedAt.toISOString(), waitingFor: d.messageId ?? null,
+          accountId: d.accountId, receivedAt: d.receivedAt.toISOString(), waitingFor: d.messageId ?? null, events: d.count ?? 1,
         })),
       }, 200);
     },

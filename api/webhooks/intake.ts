@@ -76,6 +76,7 @@ export class WebhookIntake {
     const docs: Record<string, unknown>[] = [];
     const toWake = new Set<string>();
     const channelIds = new Set<string>();
+    const pending = new Map<string, { tenantId: string; events: InboxEvent[] }>();
     let unmatched = 0;
     for (const event of parsed.events) {
       const targets = await directory.resolve(event.account);
@@ -86,18 +87,34 @@ export class WebhookIntake {
       }
       for (const t of targets) {
         channelIds.add(t.channelId);
-        docs.push({
+        if (t.disconnected) {
           // A disconnected channel's events are kept apart, out of the range its drain reads.
-          _id: t.disconnected ? heldId(`${t.channelId}:${arrival}:${event.key}`) : `${t.channelId}:${arrival}:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId,
-          tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId),
-          state: t.disconnected ? 'held' : 'pending', event: plain(event), deliveryId, receivedAt: now,
-        });
-        if (!t.disconnected) toWake.add(t.workflowId);
+          docs.push({
+            _id: heldId(`${t.channelId}:${arrival}:${event.key}`), source: name, kind: event.kind, accountId: event.account.accountId,
+            tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId), state: 'held', event: plain(event), deliveryId, receivedAt: now,
+          });
+          continue;
+        }
+        const queued = pending.get(t.channelId) ?? { tenantId: t.tenantId, events: [] };
+        queued.events.push(event);
+        pending.set(t.channelId, queued);
+        toWake.add(t.workflowId);
+      }
+    }
+    // A channel's events from this delivery: one queued document per event — or, when the platform
+    // batched many into one delivery (Meta sends up to 1,000), one document holding them all.
+    for (const [channelId, { tenantId, events }] of pending) {
+      const common = { source: name, tenantId: new Types.ObjectId(tenantId), channelId: new Types.ObjectId(channelId), state: 'pending', deliveryId, receivedAt: now };
+      if (events.length === 1) {
+        const [event] = events as [InboxEvent];
+        docs.push({ _id: `${channelId}:${arrival}:${event.key}`, kind: event.kind, accountId: event.account.accountId, event: plain(event), ...common });
+      } else {
+        docs.push({ _id: `${channelId}:${arrival}:batch:${deliveryId.slice(-24)}`, kind: 'batch', accountId: events[0]!.account.accountId, events: JSON.stringify(events), count: events.length, ...common });
       }
     }
 
     // One insert per delivery on the hot path: the log entry rides with the delivery's first
-    // queued event and the drain moves it to `webhook_deliveries` (activities/inbox-events.ts).
+    // queued document and the drain moves it to `webhook_deliveries` (activities/inbox-events.ts).
     // A delivery with nothing to drain (all unmatched, held, ignored) is logged directly.
     const record = this.deliveryRecord(deliveryId, name, req, parsed, [...channelIds], unmatched);
     const carrier = docs.find((d) => d.state === 'pending');

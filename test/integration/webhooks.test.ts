@@ -148,6 +148,27 @@ describe('webhook ingestion', () => {
     await eventually('deferred status left the queue', async () => (await WebhookEventModel.countDocuments({ channelId, state: 'deferred' })) === 0);
   });
 
+  it('stores a delivery batching many events once, however often it comes, statuses included', async () => {
+    const t = Date.now() - 60_000;
+    const batch = page(
+      delivered('71010', ['m_batch_echo'], t + 50), // overtakes its message, in the same delivery
+      ...Array.from({ length: 30 }, (_, i) => inbound(i % 2 ? '71010' : '71011', `m_batch_${i}`, `batched ${i}`, t + i)),
+      echo('71010', 'm_batch_echo', 'answered from the phone', t + 40),
+      delivered('71011', ['m_batch_later'], t + 60), // its message comes in a later delivery
+    );
+    for (let i = 0; i < 3; i++) assert.equal((await postMeta(batch)).status, 200);
+    await eventually('batch stored', async () => (await MessageModel.countDocuments({ channelId, externalId: { $regex: '^m_batch_' } })) === 31);
+    await eventually('queue drained', queueEmpty);
+    assert.equal((await stored('m_batch_echo'))?.status, 'delivered');
+    // 15 inbound each; the business answered 71010 after all of them (t+40), so nothing is unread there.
+    assert.equal((await conversationOf('71011'))?.unreadCount, 15);
+    assert.equal((await conversationOf('71010'))?.unreadCount, 0);
+    const parked = await WebhookEventModel.find({ _id: deferredRange(channelId), messageId: `${channelId}:m_batch_later` }).lean();
+    assert.equal(parked.length, 1, 'one parked status, whichever copy of the batch put it there');
+    assert.equal((await postMeta(page(echo('71011', 'm_batch_later', 'later', t + 55)))).status, 200);
+    await eventually('parked status applied', async () => (await stored('m_batch_later'))?.status === 'delivered');
+  });
+
   it('drains events queued as documents by an earlier version (now queued as JSON text)', async () => {
     const t = Date.now() - 5000;
     const [event] = parseMessagingEntries('page', page(inbound('71009', 'm_old_form', 'queued long ago', t)).entry, t).events;
