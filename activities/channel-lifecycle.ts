@@ -56,6 +56,16 @@ export function channelAccess(deps: LifecycleDeps) {
 export function createChannelLifecycleActivities(deps: LifecycleDeps) {
   const { adapterFor, load, credentialsOf, accountOf } = channelAccess(deps);
 
+  /** A platform call whose failure is recorded on the channel and classified for Temporal. */
+  async function reported<T>(channelId: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      await recordError(channelId, err);
+      throw toActivityFailure(err);
+    }
+  }
+
   async function recordError(channelId: string, err: unknown) {
     const message = err instanceof Error ? err.message : String(err);
     await ChannelModel.updateOne({ _id: channelId }, { $set: { lastError: message.slice(0, 500), lastErrorAt: new Date() }, $inc: { errorCount: 1 } });
@@ -140,29 +150,34 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
       const channel = await load(channelId);
       const adapter = adapterFor(channel.platform);
       if (!adapter.refresh) return { tokenExpiresAt: null };
-      try {
-        const refreshed = await adapter.refresh(credentialsOf(channel.credentials), accountOf(channel.account));
+      return reported(channelId, async () => {
+        const refreshed = await adapter.refresh!(credentialsOf(channel.credentials), accountOf(channel.account));
         if (!refreshed) return { tokenExpiresAt: null };
         await ChannelModel.updateOne({ _id: channelId }, {
           $set: { credentials: seal(JSON.stringify(refreshed.credentials), deps.keys), tokenExpiresAt: refreshed.tokenExpiresAt ? new Date(refreshed.tokenExpiresAt) : undefined },
         });
         return { tokenExpiresAt: refreshed.tokenExpiresAt ?? null };
-      } catch (err) {
-        await recordError(channelId, err);
-        throw toActivityFailure(err);
-      }
+      });
     },
 
     /** A cheap authenticated call ("test connection"). */
     async checkChannel({ channelId }: { channelId: string }): Promise<{ ok: true; accountName: string }> {
       const channel = await load(channelId);
-      try {
+      return reported(channelId, async () => {
         const account = await adapterFor(channel.platform).check(credentialsOf(channel.credentials), accountOf(channel.account));
-        return { ok: true, accountName: account.name ?? account.handle ?? account.id };
-      } catch (err) {
-        await recordError(channelId, err);
-        throw toActivityFailure(err);
-      }
+        return { ok: true as const, accountName: account.name ?? account.handle ?? account.id };
+      });
+    },
+
+    /** Asks (again) for platform push (Gmail users.watch); `expiresAt` null: none to ask for. */
+    async watchChannelPush({ channelId }: { channelId: string }): Promise<{ expiresAt: number | null }> {
+      const channel = await load(channelId);
+      const adapter = adapterFor(channel.platform);
+      if (!adapter.watch) return { expiresAt: null };
+      return reported(channelId, async () => {
+        const watched = await adapter.watch!(credentialsOf(channel.credentials), accountOf(channel.account));
+        return { expiresAt: watched?.expiresAt ?? null };
+      });
     },
 
     /** Revokes platform access where possible (best effort) and forgets the credentials. */

@@ -11,7 +11,11 @@ export interface PlatformConfig {
   whatsapp: { graphUrl: string; graphVersion: string; appSecret: string };
   twilio: { apiUrl: string };
   tiktok: { authorizeUrl: string; openApiUrl: string; businessApiUrl: string; clientKey: string; clientSecret: string };
-  google: { accountsUrl: string; oauth2Url: string; gmailUrl: string; clientId: string; clientSecret: string; pushToken: string };
+  google: {
+    accountsUrl: string; oauth2Url: string; gmailUrl: string; clientId: string; clientSecret: string; pushToken: string;
+    /** The Pub/Sub topic Gmail mailboxes are watched into (users.watch); '' = no push, sync polling only. */
+    pubsubTopic: string;
+  };
   /**
    * Where adapters may connect to places a tenant chose — media given by URL (attached to an email,
    * uploaded to TikTok) and a mailbox's IMAP/SMTP servers: the public internet, plus our own signed
@@ -21,6 +25,9 @@ export interface PlatformConfig {
    */
   tenantNetwork: NetworkPolicy;
 }
+
+/** The topic `npm start` and the tests watch sandbox mailboxes into. */
+const SANDBOX_PUBSUB_TOPIC = 'projects/switchboard/topics/gmail';
 
 export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig {
   const sandbox = env.SANDBOX_URL?.replace(/\/$/, '');
@@ -69,6 +76,7 @@ export function platformConfig(env: NodeJS.ProcessEnv = process.env): PlatformCo
       clientId: pick('GOOGLE_CLIENT_ID', DEFAULT_APPS.google!.id, 'the Google OAuth client ID'),
       clientSecret: pick('GOOGLE_CLIENT_SECRET', DEFAULT_APPS.google!.secret, 'the Google OAuth client secret'),
       pushToken: pick('GMAIL_PUSH_TOKEN', DEFAULT_APPS.google!.extra.pushToken, 'the Gmail push token'),
+      pubsubTopic: env.GMAIL_PUBSUB_TOPIC ?? (sandbox ? SANDBOX_PUBSUB_TOPIC : ''),
     },
   };
 }

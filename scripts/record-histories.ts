@@ -66,6 +66,7 @@ async function main() {
         // Two minutes of delivering, then the endpoint is deleted.
         dispatchWebhookEvents: async () => { dispatches++; return { gone: dispatches >= 3, delivered: 2, failed: dispatches === 1 ? 1 : 0 }; },
         markConversationRead: async () => ({ status: 'marked', messages: 1 }),
+        watchChannelPush: async () => ({ expiresAt: Date.now() + 7 * 86400_000 }),
       },
     });
     const save = async (name: string, workflowId: string) => {
@@ -130,6 +131,20 @@ async function main() {
       await limited.signal(disconnectSignal, { reason: 'recorded scenario' });
       await limited.result();
       await save('channel-rate-limited', limited.workflowId);
+
+      // channel-gmail-push: a Gmail channel asks for push (users.watch) once connected, then a push
+      // (events) brings a sync; disconnect (patch push-watch).
+      syncs = 0;
+      const mailbox = await client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
+        taskQueue, workflowId: 'channel:tenant1:gmail:channel4', args: [{ tenantId: 'tenant1', channelId: 'channel4', platform: 'gmail', syncIntervalSeconds: 300 }],
+      });
+      await mailbox.executeUpdate(connectUpdate);
+      await until(async () => { const s = await mailbox.query(channelStatusQuery); return s.backfill.done && !!s.pushExpiresAt; });
+      await mailbox.signal(eventsPendingSignal);
+      await until(async () => (await mailbox.query(channelStatusQuery)).inbox!.events >= 3);
+      await mailbox.signal(disconnectSignal, { reason: 'recorded scenario' });
+      await mailbox.result();
+      await save('channel-gmail-push', mailbox.workflowId);
 
       // send-message: one reply, retried once after a transient failure.
       const send = await client.workflow.start<typeof sendMessageWorkflow>('sendMessageWorkflow', { taskQueue, workflowId: 'send:tenant1:record', args: [{ messageId: 'channel1:out:record', channelId: 'channel1' }] });

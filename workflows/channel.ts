@@ -26,7 +26,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { PLATFORMS, type ChannelStatus, type Platform } from '../lib/domain/channel';
+import { PLATFORMS, PUSH_WATCH_PLATFORMS, type ChannelStatus, type Platform } from '../lib/domain/channel';
 import { SA_CHANNEL_STATUS } from '../lib/domain/search-attributes';
 
 /** Workflow input: IDs only — never a token or a secret (history is visible in the Web UI). */
@@ -50,6 +50,8 @@ interface CarriedState {
   syncRequested: boolean;
   /** Webhook events were waiting when the workflow continued as new. */
   eventsPending?: boolean;
+  /** When to renew the platform push (patch push-watch); null: nothing to renew. */
+  pushRenewAt?: number | null;
 }
 
 export interface ChannelState {
@@ -61,6 +63,8 @@ export interface ChannelState {
   backfill: { done: boolean; pages: number; messages: number };
   lastSyncAt: string | null;
   lastError: string | null;
+  /** Gmail: until when the mailbox pushes changes to us (users.watch; renewed daily). */
+  pushExpiresAt?: string | null;
   /** Webhook events drained into the inbox by this run of the workflow. */
   inbox?: { events: number; messages: number; lastDrainAt: string | null };
 }
@@ -81,7 +85,7 @@ export const credentialsRejectedSignal = defineSignal<[{ reason: string }]>('cre
 export const testConnectionUpdate = defineUpdate<ConnectOutcome>('testConnection');
 export const refreshNowUpdate = defineUpdate<ConnectOutcome>('refreshNow');
 
-const { recordChannelStatus, connectChannel, checkChannel, refreshChannelToken, revokeChannelAccess } = proxyActivities<Activities>({
+const { recordChannelStatus, connectChannel, checkChannel, refreshChannelToken, revokeChannelAccess, watchChannelPush } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
 });
@@ -104,6 +108,10 @@ export function refreshDueAt(tokenExpiresAt: number, now: number): number {
 }
 
 const MAX_HISTORY_EVENTS = 10_000;
+/** Gmail recommends renewing users.watch daily (it lapses after 7 days). */
+const PUSH_RENEW_EVERY_MS = 24 * 3600_000;
+/** A renewal that failed (and did not need reauthorization) is tried again this much later. */
+const PUSH_RETRY_MS = 10 * 60_000;
 
 export async function channelWorkflow(input: ChannelWorkflowInput): Promise<ChannelState> {
   if (!input.tenantId || !input.channelId || !PLATFORMS.includes(input.platform)) {
@@ -130,6 +138,10 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   let disconnectRequested: { reason?: string } | undefined;
   /** The platform said to wait until then (patch rate-limit-wait-in-loop). */
   let rateLimitedUntil = 0;
+  // Platforms that push only while asked to (patch push-watch; the patch is only looked at for
+  // them, so other channels' histories are unchanged). 0: ask at once; null: nothing to ask for.
+  const pushWatch = PUSH_WATCH_PLATFORMS.includes(input.platform) && patched('push-watch');
+  let pushRenewAt: number | null = pushWatch ? input.carried?.pushRenewAt !== undefined ? input.carried.pushRenewAt : 0 : null;
 
   async function moveTo(status: ChannelStatus, reason?: string): Promise<void> {
     if (state.status === status && state.reason === reason) return;
@@ -151,6 +163,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       `**${state.status}**${state.reason ? `: ${state.reason}` : ''}`,
       `backfill: ${b.done ? 'done' : 'in progress'} (${b.pages} pages, ${b.messages} messages)`,
       `last sync: ${state.lastSyncAt ?? 'never'}; next token refresh: ${state.nextRefreshAt ?? 'none'}`,
+      pushWatch ? `push: ${state.pushExpiresAt ? `until ${state.pushExpiresAt}` : 'not set up'}` : '',
       state.lastError ? `last error: ${state.lastError}` : '',
     ].filter(Boolean).join('\n'));
   }
@@ -181,6 +194,8 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       // (patch status-before-record: the main loop may run as soon as it does).
       const statusFirst = patched('status-before-record');
       if (statusFirst) syncRequested = true;
+      // A new grant: ask for push again (a reauthorized mailbox may have lost its watch).
+      if (pushWatch) pushRenewAt = 0;
       await moveTo('active');
       if (!statusFirst) syncRequested = true;
       return { ok: true, status: 'active', message: `connected to ${connected.accountName}` };
@@ -243,6 +258,23 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       await handleFailure(err);
       return false;
     }
+  }
+
+  /** Asks the platform to (keep) push(ing) changes; renewed daily, retried later when refused. */
+  async function renewPush(): Promise<void> {
+    try {
+      const { expiresAt } = await watchChannelPush({ channelId });
+      state.pushExpiresAt = expiresAt ? new Date(expiresAt).toISOString() : null;
+      pushRenewAt = expiresAt === null ? null : Math.min(expiresAt - 3600_000, Date.now() + PUSH_RENEW_EVERY_MS);
+    } catch (err) {
+      // A refused token or a rate limit is the channel's state; any other refusal (e.g. no right to
+      // publish to the topic) leaves the channel syncing by polling, with the reason shown.
+      const type = failureType(err);
+      if (type === 'Reauth' || type === 'RateLimited') await handleFailure(err);
+      else state.lastError = `push not set up: ${failureMessage(err)}`;
+      pushRenewAt = Date.now() + PUSH_RETRY_MS;
+    }
+    showDetails();
   }
 
   async function syncOnce(): Promise<boolean> {
@@ -309,6 +341,11 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       continue;
     }
 
+    if (pushRenewAt !== null && Date.now() >= pushRenewAt) {
+      await renewPush();
+      continue;
+    }
+
     syncRequested = false;
     const ok = await syncOnce();
     failures = ok ? 0 : failures + 1;
@@ -318,7 +355,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     if (historyIsLong()) break;
 
     // Sleep until the next sync, a token refresh, webhook events, a "sync now", or a disconnect.
-    const wakeAt = Math.min(Date.now() + syncIntervalMs, refreshAt ?? Infinity);
+    const wakeAt = Math.min(Date.now() + syncIntervalMs, refreshAt ?? Infinity, pushRenewAt ?? Infinity);
     await waitDraining(wakeAt);
   }
 
@@ -326,7 +363,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     await condition(allHandlersFinished);
     return continueAsNew<typeof channelWorkflow>({
       ...input,
-      carried: { status: state.status, reason: state.reason, tokenExpiresAt, backfillDone: state.backfill.done, syncRequested, eventsPending },
+      carried: { status: state.status, reason: state.reason, tokenExpiresAt, backfillDone: state.backfill.done, syncRequested, eventsPending, ...(pushWatch ? { pushRenewAt } : {}) },
     });
   }
 

@@ -181,10 +181,25 @@ export class GmailAdapter implements ChannelAdapter {
     return { id: email, name: email, handle: email };
   }
 
-  /** Revoking the refresh token ends the whole grant (best effort: an already dead token is fine). */
+  /**
+   * users.watch: Gmail publishes the mailbox's INBOX changes to the Pub/Sub topic, whose push
+   * subscription calls /webhooks/google. A repeated call replaces the watch (renewal).
+   */
+  async watch(credentials: Credentials, _account?: AccountInfo): Promise<{ expiresAt: number } | null> {
+    if (!this.cfg.pubsubTopic) return null;
+    const answer = await this.call(() => this.api(credentials).users.watch({
+      userId: 'me', requestBody: { topicName: this.cfg.pubsubTopic, labelIds: ['INBOX'], labelFilterBehavior: 'include' },
+    }, this.callOptions));
+    const expiresAt = Number(answer.expiration);
+    if (!Number.isFinite(expiresAt)) throw new PlatformError(PLATFORM, { kind: 'retryable', message: 'users.watch answered without an expiration', code: 'bad_response' });
+    return { expiresAt };
+  }
+
+  /** Stops the push, then revokes the refresh token, which ends the whole grant (best effort: an already dead token is fine). */
   async revoke(credentials: Credentials, _account?: AccountInfo): Promise<void> {
     const token = str(credentials.refreshToken) ?? str(credentials.accessToken);
     if (!token) return;
+    if (this.cfg.pubsubTopic) await this.call(() => this.api(credentials).users.stop({ userId: 'me' }, this.callOptions)).catch(() => undefined);
     const res = await send(this.revokeUrl, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }),
     });

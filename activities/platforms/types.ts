@@ -160,6 +160,11 @@ export interface ChannelAdapter {
   markRead?(input: { credentials: Credentials; account: AccountInfo; read: MarkReadRequest }): Promise<void>;
   /** Revokes what can be revoked on disconnect (best effort). */
   revoke?(credentials: Credentials, account: AccountInfo): Promise<void>;
+  /**
+   * Asks the platform to push changes to our webhook (Gmail users.watch into the Pub/Sub topic);
+   * returns when that lapses (epoch ms), or null when push is not configured. Renew before then.
+   */
+  watch?(credentials: Credentials, account: AccountInfo): Promise<{ expiresAt: number } | null>;
   /** Classifies any error this adapter's calls throw. */
   classify(err: unknown): ErrorClass;
 }

@@ -13,6 +13,12 @@ export const PLATFORMS = [
 ] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
+/**
+ * Platforms that push only while the app keeps asking (Gmail users.watch lapses after 7 days): the
+ * channel workflow asks at connect and renews daily.
+ */
+export const PUSH_WATCH_PLATFORMS: readonly Platform[] = ['gmail'];
+
 export const CHANNEL_STATUSES = [
   'pending_auth',
   'active',

@@ -11,7 +11,7 @@ import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
 import { parseMessagingEntries } from '../../api/webhooks/sources/meta';
 import { ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
-import { connectMessenger } from '../helpers/channels';
+import { connectChannel, connectMessenger } from '../helpers/channels';
 import { eventually, uniqueName } from '../helpers/env';
 import { type InboxStack, useInboxStack } from '../helpers/stack';
 
@@ -30,7 +30,7 @@ describe('webhook ingestion', () => {
     const platforms = ['meta', 'whatsapp', 'twilio', 'tiktok', 'google'];
     stack = await useInboxStack(taskQueue, {
       sandbox: { platforms, world: { conversations: 1, messagesPerConversation: 2 } }, listen: true, workerPublicUrl: false,
-      redirectUris: ['meta'], webhookTargets: platforms,
+      redirectUris: ['meta', 'google'], webhookTargets: platforms,
     });
     ({ sb, api, key } = stack);
     channelId = (await connectMessenger(api, key, PAGE)).id;
@@ -167,6 +167,33 @@ describe('webhook ingestion', () => {
     assert.equal(parked.length, 1, 'one parked status, whichever copy of the batch put it there');
     assert.equal((await postMeta(page(echo('71011', 'm_batch_later', 'later', t + 55)))).status, 200);
     await eventually('parked status applied', async () => (await stored('m_batch_later'))?.status === 'delivered');
+  });
+
+  it('Gmail: connecting asks the mailbox to push; new mail arrives by push, without a sync; disconnecting stops it', async () => {
+    const since = Date.now();
+    const gmail = await connectChannel(api, key, { platform: 'gmail', approve: 'sandbox_decision=approve' });
+    const googleCalls = async (endpoint: string, after: number) =>
+      ((await sb.admin('GET', `/requests?platform=google&endpoint=${endpoint}`)).json.data as { at: number; status: number; body: string }[]).filter((r) => r.at >= after);
+    const watches = await eventually('users.watch asked for', async () => { const r = await googleCalls('watch', since); return r.length > 0 && r; });
+    assert.equal(watches[0]!.status, 200);
+    assert.deepEqual(JSON.parse(watches[0]!.body), { topicName: 'projects/switchboard/topics/gmail', labelIds: ['INBOX'], labelFilterBehavior: 'include' });
+    const pushExpiresAt = await eventually('push shown on the channel', async () => {
+      const s = await api.temporal.workflow.getHandle(gmail.workflowId).query('status') as { pushExpiresAt?: string | null };
+      return s.pushExpiresAt ?? false;
+    });
+    assert.ok(Date.parse(pushExpiresAt) - Date.now() > 6 * 86400_000, 'the watch lasts 7 days');
+
+    // The sync interval here is an hour: only the push can bring this mail in.
+    const wrote = await sb.admin('POST', '/customers/google/messages', { text: 'Pushed, not polled' });
+    assert.equal(wrote.status, 201, JSON.stringify(wrote.json));
+    const mail = await eventually('mail stored by push', () => MessageModel.findById(`${gmail.id}:${wrote.json.messageId}`).lean(), 30_000);
+    assert.match(mail!.text ?? '', /Pushed, not polled/);
+    const pushes = (await sb.admin('GET', '/webhooks?platform=google')).json.data.filter((a: { at: number; status: number }) => a.at >= since);
+    assert.ok(pushes.length > 0 && pushes.every((a: { status: number }) => a.status === 200), 'the push was delivered and acknowledged');
+
+    const since2 = Date.now();
+    assert.equal((await api.call('DELETE', `/v1/channels/${gmail.id}`, { key })).status < 300, true);
+    await eventually('users.stop called', async () => (await googleCalls('stop', since2)).length > 0);
   });
 
   it('drains events queued as documents by an earlier version (now queued as JSON text)', async () => {
