@@ -17,7 +17,7 @@ const tenantEventSchema = new Schema(
     // consumers may see an event twice after a crash, never a different one under the same key.
     key: { type: String, required: true },
     at: { type: Date, required: true },
-    data: { type: Schema.Types.Mixed, required: true },
+    data: { type: Schema.Types.Mixed, required: true }, // JSON text (lib/event-log.ts); a document in events appended before
   },
   { versionKey: false },
 );

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTenantWithAdminKey } from '../../api/auth/keys';
-import { appendEvents, EventFollower } from '../../lib/event-log';
-import { EventSequenceModel } from '../../models';
+import { appendEvents, EventFollower, tenantEventId } from '../../lib/event-log';
+import { EventSequenceModel, TenantEventModel } from '../../models';
 import { connectMessenger } from '../helpers/channels';
 import { messengerCustomerWrites } from '../helpers/conversations';
 import { eventually, uniqueName } from '../helpers/env';
@@ -133,5 +133,19 @@ describe('event stream (SSE)', () => {
     const got = await follower.read();
     assert.deepEqual(got.map((e) => e.seq), [next], 'then passed');
     assert.equal(follower.position, next);
+  });
+
+  it('reads events appended before their data was stored as text, and streams both alike', async () => {
+    const t = tenantId;
+    const follower = new EventFollower(t, (await EventSequenceModel.findById(t).lean())!.seq as number, { gapWaitMs: 300 });
+    // An event as an earlier version wrote it: `data` a document.
+    const [old] = await appendEvents(t, [{ type: 'channel.status', key: 'test:old-form', data: {} }]);
+    await TenantEventModel.collection.updateOne({ _id: tenantEventId(t, old!) } as never, { $set: { data: { channelId, platform: 'messenger', status: 'degraded' } } });
+    await appendEvents(t, [{ type: 'channel.status', key: 'test:new-form', data: { channelId, platform: 'messenger', status: 'active' } }]);
+    const got = await follower.read();
+    assert.deepEqual(got.map((e) => [e.key, e.data]), [
+      ['test:old-form', { channelId, platform: 'messenger', status: 'degraded' }],
+      ['test:new-form', { channelId, platform: 'messenger', status: 'active' }],
+    ]);
   });
 });
