@@ -65,6 +65,8 @@ export interface ChannelState {
   lastError: string | null;
   /** Gmail: until when the mailbox pushes changes to us (users.watch; renewed daily). */
   pushExpiresAt?: string | null;
+  /** Gmail: why the last request for push was refused (the channel still syncs by polling). */
+  pushError?: string | null;
   /** Webhook events drained into the inbox by this run of the workflow. */
   inbox?: { events: number; messages: number; lastDrainAt: string | null };
 }
@@ -163,7 +165,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       `**${state.status}**${state.reason ? `: ${state.reason}` : ''}`,
       `backfill: ${b.done ? 'done' : 'in progress'} (${b.pages} pages, ${b.messages} messages)`,
       `last sync: ${state.lastSyncAt ?? 'never'}; next token refresh: ${state.nextRefreshAt ?? 'none'}`,
-      pushWatch ? `push: ${state.pushExpiresAt ? `until ${state.pushExpiresAt}` : 'not set up'}` : '',
+      pushWatch ? `push: ${state.pushExpiresAt ? `until ${state.pushExpiresAt}` : 'not set up'}${state.pushError ? ` (last request refused: ${state.pushError})` : ''}` : '',
       state.lastError ? `last error: ${state.lastError}` : '',
     ].filter(Boolean).join('\n'));
   }
@@ -265,13 +267,14 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     try {
       const { expiresAt } = await watchChannelPush({ channelId });
       state.pushExpiresAt = expiresAt ? new Date(expiresAt).toISOString() : null;
+      state.pushError = null;
       pushRenewAt = expiresAt === null ? null : Math.min(expiresAt - 3600_000, Date.now() + PUSH_RENEW_EVERY_MS);
     } catch (err) {
       // A refused token or a rate limit is the channel's state; any other refusal (e.g. no right to
       // publish to the topic) leaves the channel syncing by polling, with the reason shown.
       const type = failureType(err);
       if (type === 'Reauth' || type === 'RateLimited') await handleFailure(err);
-      else state.lastError = `push not set up: ${failureMessage(err)}`;
+      state.pushError = failureMessage(err);
       pushRenewAt = Date.now() + PUSH_RETRY_MS;
     }
     showDetails();

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { ChannelStatus } from '../../lib/domain/channel';
+import type { ChannelStatus, Platform } from '../../lib/domain/channel';
 import { SA_CHANNEL_STATUS } from '../../lib/domain/search-attributes';
 import { toolPath } from '../../scripts/stack/tools';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
@@ -32,6 +32,7 @@ function stubs(env: TestWorkflowEnvironment, script: Partial<Record<string, (n: 
     refreshChannelToken: stub('refreshChannelToken', () => ({ tokenExpiresAt: null })),
     checkChannel: stub('checkChannel', () => ({ ok: true, accountName: 'Shop' })),
     revokeChannelAccess: stub('revokeChannelAccess', () => ({ revoked: true })),
+    watchChannelPush: stub('watchChannelPush', () => ({ expiresAt: null })),
     drainChannelEvents: stub('drainChannelEvents', () => ({ events: 1, messagesInserted: 1, statusesApplied: 0, deferred: 0, more: false, syncRequested: false })),
   };
   return { activities, calls, statuses: () => calls.filter((c) => c.name === 'recordChannelStatus').map((c) => (c.args as { status: ChannelStatus }).status) };
@@ -51,13 +52,13 @@ describe('channel workflow', () => {
     await env?.teardown();
   });
 
-  async function run(activities: object, fn: (handle: WorkflowHandle<typeof channelWorkflow>) => Promise<void>, opts: { syncIntervalSeconds?: number } = {}) {
+  async function run(activities: object, fn: (handle: WorkflowHandle<typeof channelWorkflow>) => Promise<void>, opts: { syncIntervalSeconds?: number; platform?: Platform } = {}) {
     const taskQueue = `wf-${Math.random().toString(36).slice(2)}`;
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start<typeof channelWorkflow>('channelWorkflow', {
-        taskQueue, workflowId: `channel:t1:messenger:${taskQueue}`,
-        args: [{ tenantId: 't1', channelId: 'c1', platform: 'messenger', syncIntervalSeconds: opts.syncIntervalSeconds ?? 300 }],
+        taskQueue, workflowId: `channel:t1:${opts.platform ?? 'messenger'}:${taskQueue}`,
+        args: [{ tenantId: 't1', channelId: 'c1', platform: opts.platform ?? 'messenger', syncIntervalSeconds: opts.syncIntervalSeconds ?? 300 }],
       });
       await fn(handle);
     });
@@ -257,6 +258,45 @@ describe('channel workflow', () => {
       await handle.signal(disconnectSignal, {});
       await handle.result();
     });
+  });
+
+  it('Gmail: asks for push once connected and renews it daily; a refusal is shown and retried, syncing goes on', async () => {
+    const day = 86_400_000;
+    const s = stubs(env, {
+      watchChannelPush: async (n) => {
+        if (n === 3) throw ApplicationFailure.create({ type: 'PlatformPermanent', message: 'no right to publish to the topic', nonRetryable: true });
+        return { expiresAt: (await env.currentTimeMs()) + 7 * day };
+      },
+    });
+    const watches = () => s.calls.filter((c) => c.name === 'watchChannelPush');
+    await run(s.activities, async (handle) => {
+      const connectedAt = await env.currentTimeMs();
+      await handle.executeUpdate(connectUpdate);
+      const first = await waitForState(handle, (st) => st.backfill.done && !!st.pushExpiresAt);
+      assert.ok(Date.parse(first.pushExpiresAt!) - connectedAt >= 7 * day - 60_000, 'the watch lasts a week');
+      assert.equal(watches().length, 1);
+      await env.sleep('25 hours');
+      assert.equal(watches().length, 2, 'renewed after a day, long before it lapses');
+      assert.ok(watches()[1]!.at - watches()[0]!.at <= day + 60_000);
+      await env.sleep(23 * 3600_000 + 5 * 60_000); // the next renewal, 48 h in, is refused
+      const refused = await waitForState(handle, (st) => st.pushError === 'no right to publish to the topic');
+      assert.equal(refused.status, 'active', 'the mailbox is still synced by polling');
+      await env.sleep('11 minutes');
+      const renewed = await waitForState(handle, (st) => st.pushError === null);
+      assert.ok(watches().length >= 4, 'asked again ten minutes later');
+      assert.ok(Date.parse(renewed.pushExpiresAt!) > Date.parse(first.pushExpiresAt!));
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
+    }, { syncIntervalSeconds: 3600 * 24, platform: 'gmail' });
+    // Other platforms never ask.
+    const other = stubs(env);
+    await run(other.activities, async (handle) => {
+      await handle.executeUpdate(connectUpdate);
+      await waitForState(handle, (st) => st.backfill.done);
+      await handle.signal(disconnectSignal, {});
+      await handle.result();
+    });
+    assert.equal(other.calls.filter((c) => c.name === 'watchChannelPush').length, 0);
   });
 
   it('fails fast, without retrying, on invalid input', async () => {
