@@ -9,6 +9,7 @@ import type { PlatformConfig } from '../lib/platform-config';
 import { ChannelModel } from '../models';
 import { toActivityFailure } from './failures';
 import { isRetriedAttempt, withHeartbeats } from './activity-context';
+import { adoptHeldEvents } from './held-events';
 import { applyDeferredEvents } from './inbox-events';
 import { storeConversations } from './inbox-writes';
 import { ADAPTER_FACTORIES } from './platforms';
@@ -73,14 +74,16 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
 
   return {
     /** Exchanges the pending OAuth code or validates pending credentials; the channel gets its account and sealed credentials. */
-    async connectChannel({ channelId }: { channelId: string }): Promise<{ accountName: string; tokenExpiresAt: number | null; capabilities: string[] }> {
+    async connectChannel({ channelId }: { channelId: string }): Promise<{ accountName: string; tokenExpiresAt: number | null; capabilities: string[]; heldAdopted?: number }> {
       const channel = await load(channelId, '+pendingAuth');
       if (!channel.pendingAuth) throw ApplicationFailure.nonRetryable('nothing to connect: no authorization is pending', 'NothingToConnect');
       const pending: PendingAuth = JSON.parse(unseal(channel.pendingAuth, deps.keys));
       const adapter = adapterFor(channel.platform);
       try {
         const result = pending.kind === 'oauth'
-          ? await adapter.exchangeCode!({ code: pending.code, redirectUri: pending.redirectUri, settings: pending.settings })
+          // The channel's settings say which Page to take when the login grants several ({pageId});
+          // after a connect they name the connected one, so a reconnect takes the same Page.
+          ? await adapter.exchangeCode!({ code: pending.code, redirectUri: pending.redirectUri, settings: pending.settings ?? (channel.settings as Record<string, unknown> | undefined) })
           : await adapter.connectWithCredentials!(pending.values);
         await ChannelModel.updateOne({ _id: channelId }, {
           $set: {
@@ -91,7 +94,9 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
           },
           $unset: { pendingAuth: 1, lastError: 1, lastErrorAt: 1 },
         });
-        return { accountName: result.account.name ?? result.account.handle ?? result.account.id, tokenExpiresAt: result.tokenExpiresAt ?? null, capabilities: adapter.capabilities() };
+        // What arrived for this account while the tenant's earlier channel for it was disconnected.
+        const heldAdopted = await adoptHeldEvents({ channelId, tenantId: String(channel.tenantId), platform: channel.platform, accountId: result.account.id });
+        return { accountName: result.account.name ?? result.account.handle ?? result.account.id, tokenExpiresAt: result.tokenExpiresAt ?? null, capabilities: adapter.capabilities(), heldAdopted };
       } catch (err) {
         // Refused credentials stay refused, and an OAuth code is single-use (the platform may have
         // spent it before the failure): drop them. Credentials that met a platform outage are kept

@@ -1,11 +1,13 @@
 // The reconciliation sweep's side effects: ask every connected channel for an incremental sync
 // (which stores whatever a lost webhook never delivered — inserts are idempotent, so what did
 // arrive is not doubled), wake channels whose queued webhook events have waited too long (their
-// wake-up signal was lost), and count what is parked (held, unmatched, deferred) for the report.
+// wake-up signal was lost), queue held events whose account the tenant has connected again, and
+// count what is parked (held, unmatched, deferred) for the report.
 import { heartbeatIfActivity } from './activity-context';
 import type { Client } from '@temporalio/client';
 import type { ChannelStatus } from '../lib/domain/channel';
 import { ChannelModel, WebhookEventModel } from '../models';
+import { adoptHeldEvents, heldAccounts } from './held-events';
 import { eventsPendingSignal, syncNowSignal } from '../workflows/channel';
 
 export interface ReconcileDeps {
@@ -18,6 +20,8 @@ export interface SweepReport {
   syncsRequested: number;
   wokenForEvents: number;
   failedSignals: number;
+  /** Held events queued for a channel that speaks for their account again. */
+  heldAdopted?: number;
   parked: { held: number; unmatched: number; deferred: number };
 }
 
@@ -32,8 +36,18 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       const channels = await ChannelModel.find({ status: { $in: SYNCABLE } }, { workflowId: 1 }).lean();
       const staleIds = new Set((await WebhookEventModel.collection.distinct('channelId', { state: 'pending', receivedAt: { $lt: new Date(Date.now() - staleEventsAfterMs) } })).map(String));
       const stale = await ChannelModel.find({ _id: { $in: [...staleIds] }, status: { $ne: 'disconnected' } }, { workflowId: 1 }).lean();
+      // Held events the connect step did not see (they arrived while it ran): queue them now.
+      let heldAdopted = 0;
+      for (const { tenantId, accountId } of await heldAccounts()) {
+        const live = await ChannelModel.find({ tenantId, 'account.id': accountId, status: { $ne: 'disconnected' } }, { workflowId: 1, platform: 1 }).lean();
+        for (const c of live) {
+          const n = await adoptHeldEvents({ channelId: String(c._id), tenantId, platform: c.platform, accountId });
+          if (n > 0 && !stale.some((s) => String(s._id) === String(c._id))) stale.push(c);
+          heldAdopted += n;
+        }
+      }
 
-      const report: SweepReport = { channels: channels.length, syncsRequested: 0, wokenForEvents: 0, failedSignals: 0, parked: { held: 0, unmatched: 0, deferred: 0 } };
+      const report: SweepReport = { channels: channels.length, syncsRequested: 0, wokenForEvents: 0, failedSignals: 0, heldAdopted, parked: { held: 0, unmatched: 0, deferred: 0 } };
       const jobs: Array<() => Promise<void>> = [
         ...channels.map((c) => async () => { await temporal.workflow.getHandle(c.workflowId).signal(syncNowSignal); report.syncsRequested++; }),
         ...stale.map((c) => async () => { await temporal.workflow.getHandle(c.workflowId).signal(eventsPendingSignal); report.wokenForEvents++; }),

@@ -190,6 +190,8 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
     try {
       const connected = await connectChannel({ channelId });
       tokenExpiresAt = connected.tokenExpiresAt;
+      // Events held while the tenant's earlier channel for this account was disconnected are queued here now.
+      if (connected.heldAdopted) eventsPending = true;
       state.tokenExpiresAt = tokenExpiresAt ? new Date(tokenExpiresAt).toISOString() : null;
       state.lastError = null;
       // Resume (or start) syncing from the saved cursor at once — asked before the status moves

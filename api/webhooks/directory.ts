@@ -1,6 +1,7 @@
 // Which channel a webhook belongs to, by the platform account it was addressed to. Looked up once
 // and cached briefly: a busy number sends hundreds of deliveries a second, and each must not cost
-// a query. A miss is cached for less time, so a channel connected a moment ago is found soon.
+// a query. A miss — or an account whose channels are all disconnected, whose events are held — is
+// cached for less time, so a channel connected (again) a moment ago is found soon.
 import type { Platform } from '../../lib/domain/channel';
 import { unseal, type EncryptionKey } from '../../lib/crypto';
 import { ChannelModel } from '../../models';
@@ -30,7 +31,7 @@ export class ChannelDirectory {
     return this.cached(this.targets, key, async () => {
       const found = await ChannelModel.find({ platform: { $in: account.platforms }, 'account.id': account.accountId }, { tenantId: 1, platform: 1, workflowId: 1, status: 1 }).lean();
       return found.map((c) => ({ channelId: String(c._id), tenantId: String(c.tenantId), workflowId: c.workflowId, platform: c.platform, disconnected: c.status === 'disconnected' }));
-    }, (v) => v.length > 0);
+    }, (v) => v.some((t) => !t.disconnected));
   }
 
   /** Unsealed credentials of the connected channels for an account (Twilio signs with the account's auth token). */

@@ -85,7 +85,10 @@ export class WebhookIntake {
         docs.push({ _id: `unmatched:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId, state: 'unmatched', event: plain(event), deliveryId, receivedAt: now });
         continue;
       }
+      // A tenant's disconnected channel holds what arrives only while none of its channels speaks for the account.
+      const served = new Set(targets.filter((t) => !t.disconnected).map((t) => t.tenantId));
       for (const t of targets) {
+        if (t.disconnected && served.has(t.tenantId)) continue;
         channelIds.add(t.channelId);
         if (t.disconnected) {
           // A disconnected channel's events are kept apart, out of the range its drain reads.

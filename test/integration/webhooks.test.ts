@@ -10,6 +10,7 @@ import { ChannelModel, ConversationModel, deferredRange, MessageModel, pendingRa
 import { DEFAULT_APPS } from '../../sandbox/core/apps';
 import { metaJson, signMetaBody } from '../../sandbox/platforms/meta';
 import { parseMessagingEntries } from '../../api/webhooks/sources/meta';
+import { createReconcileActivities } from '../../activities/reconcile';
 import { ensureSchedules, reconcileScheduleId } from '../../workers/schedules';
 import { connectChannel, connectMessenger } from '../helpers/channels';
 import { eventually, uniqueName } from '../helpers/env';
@@ -302,5 +303,49 @@ describe('webhook ingestion', () => {
     const kept = await WebhookEventModel.findById('unmatched:messenger:message:m_nobody').lean();
     assert.equal(kept?.state, 'unmatched');
     assert.equal(kept?.accountId, '109999999999999');
+  });
+
+  it('holds what arrives for a disconnected channel, reports it, and queues it into the channel that connects the account again', async () => {
+    const PAGE2 = '101000000000002';
+    const onPage2 = (...messaging: unknown[]) => ({ object: 'page', entry: [{ id: PAGE2, time: Date.now(), messaging }] });
+    const first = await connectMessenger(api, key, PAGE2, 'Second shop');
+    // The Page asked for in settings.pageId, not the first one the login grants.
+    assert.equal((await api.call('GET', `/v1/channels/${first.id}`, { key })).json.channel.account.id, PAGE2);
+    assert.equal((await api.call('DELETE', `/v1/channels/${first.id}`, { key })).status < 300, true);
+    await eventually('disconnected', async () => (await api.call('GET', `/v1/channels/${first.id}`, { key })).json.channel.status === 'disconnected');
+    const t = Date.now() - 60_000;
+    assert.equal((await postMeta(onPage2(inbound('72001', 'm_held_1', 'anyone there?', t), inbound('72001', 'm_held_2', 'hello??', t + 1)))).status, 200);
+    const report = await eventually('held and reported', async () => {
+      const r = (await api.call('GET', '/v1/webhook-events?state=held', { key })).json;
+      return r.counts.held === 2 && r;
+    });
+    assert.deepEqual(report.data.map((e: { channelId: string }) => e.channelId), [first.id, first.id]);
+
+    const second = await connectMessenger(api, key, PAGE2, 'Second shop again');
+    const adopted = await eventually('held messages stored on the new channel', async () => {
+      const m = await MessageModel.find({ _id: { $in: [`${second.id}:m_held_1`, `${second.id}:m_held_2`] } }).lean();
+      return m.length === 2 && m;
+    });
+    assert.deepEqual(adopted.map((m) => m.text).sort(), ['anyone there?', 'hello??']);
+    assert.equal((await api.call('GET', '/v1/webhook-events', { key })).json.counts.held, 0);
+    assert.equal((await ConversationModel.findById(`${second.id}:72001`).lean())?.unreadCount, 2);
+
+    // Once the API sees the new channel (a held account is looked up again within 5 s), nothing more is held for the old one.
+    await new Promise((r) => setTimeout(r, 5500));
+    assert.equal((await postMeta(onPage2(inbound('72001', 'm_held_3', 'thanks', t + 2)))).status, 200);
+    await eventually('stored on the new channel', () => MessageModel.findById(`${second.id}:m_held_3`).lean());
+    assert.equal((await api.call('GET', '/v1/webhook-events', { key })).json.counts.held, 0);
+
+    // One held while the new channel's connect step ran (it never saw it): the sweep queues it.
+    const [late] = parseMessagingEntries('page', onPage2(inbound('72001', 'm_held_4', 'still there?', t + 3)).entry, t + 3).events;
+    const channel = (await ChannelModel.findById(first.id).lean())!;
+    await WebhookEventModel.collection.insertOne({
+      _id: `held:${first.id}:000000002:${late!.key}`, source: 'meta', kind: 'message', accountId: PAGE2, tenantId: channel.tenantId, channelId: channel._id,
+      state: 'held', event: JSON.stringify(late), deliveryId: 'meta:late', receivedAt: new Date(t + 3),
+    } as never);
+    const sweep = await createReconcileActivities({ temporal: api.temporal }).sweepChannels({});
+    assert.equal(sweep.heldAdopted, 1);
+    await eventually('adopted by the sweep and stored', () => MessageModel.findById(`${second.id}:m_held_4`).lean());
+    assert.equal(sweep.parked.held, 0);
   });
 });

@@ -1,0 +1,48 @@
+// Events that arrived for a tenant's disconnected channel are held (api/webhooks/intake.ts). When
+// the tenant connects that account again — a new channel — they move into the new channel's queue:
+// what the platform delivered in between is not lost (WhatsApp Cloud, for one, has no history a
+// backfill could fetch it from). Statuses among them find their messages like any other event.
+import { Types } from 'mongoose';
+import type { Document } from 'mongodb';
+import type { Platform } from '../lib/domain/channel';
+import { WebhookEventModel, queuedEvent } from '../models';
+import type { InboxEvent } from '../api/webhooks/sources/types';
+import { insertNew } from './inbox-writes';
+
+const CHUNK = 1000;
+const ALL_HELD = { $gte: 'held:', $lt: 'held;' };
+const HELD_END = 'held;';
+
+export interface AdoptingChannel { channelId: string; tenantId: string; platform: Platform; accountId: string }
+
+/** Moves the tenant's held events for this channel's account into its queue; returns how many. */
+export async function adoptHeldEvents(channel: AdoptingChannel): Promise<number> {
+  const tenantId = new Types.ObjectId(channel.tenantId);
+  let adopted = 0;
+  let after = 'held:';
+  for (;;) {
+    const held = (await WebhookEventModel.collection
+      .find({ _id: { $gt: after, $lt: HELD_END }, tenantId, accountId: channel.accountId } as Document)
+      .sort({ _id: 1 }).limit(CHUNK).toArray()) as unknown as ({ _id: string; channelId: Types.ObjectId; event: unknown } & Record<string, unknown>)[];
+    if (held.length === 0) return adopted;
+    after = held[held.length - 1]!._id;
+    // Same account id on another platform (a Page id is not an Instagram id) is not ours to take.
+    const ours = held.filter((d) => String(d.channelId) !== channel.channelId && queuedEvent<InboxEvent>(d.event).account.platforms.includes(channel.platform));
+    if (ours.length > 0) {
+      // The queue key keeps the event's arrival time and key: it takes its place in arrival order.
+      await insertNew(WebhookEventModel.collection, ours.map((d) => ({
+        ...d, _id: `${channel.channelId}:${d._id.slice(`held:${String(d.channelId)}:`.length)}`, channelId: new Types.ObjectId(channel.channelId), state: 'pending',
+      })));
+      await WebhookEventModel.collection.deleteMany({ _id: { $in: ours.map((d) => d._id) } } as Document);
+      adopted += ours.length;
+    }
+    if (held.length < CHUNK) return adopted;
+  }
+}
+
+/** The (tenant, account) pairs that have held events, for the reconciliation sweep. */
+export async function heldAccounts(): Promise<{ tenantId: string; accountId: string }[]> {
+  const docs = await WebhookEventModel.collection.find({ _id: ALL_HELD } as Document, { projection: { tenantId: 1, accountId: 1 } }).toArray();
+  const pairs = new Map(docs.map((d) => [`${String(d.tenantId)} ${String(d.accountId)}`, { tenantId: String(d.tenantId), accountId: String(d.accountId) }]));
+  return [...pairs.values()];
+}
