@@ -46,6 +46,7 @@ export const scenario: Scenario = {
 
 /** The prepared deliveries and, per delivery, the message IDs in it. */
 interface Prepared { job: LoadJob; mids: string[][] }
+type DbTime = ReturnType<BenchStack['db']['snapshot']>[string];
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const rate = intOption(ctx.options, 'rate', 1000, 1);
@@ -63,6 +64,11 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   say(`stack up: API ${stack.apiUrl}, Temporal ${stack.temporalAddress}, MongoDB ${stack.mongodbUri}`);
   const { channelId, workflowId } = await connect(stack);
   say(`Messenger channel ${channelId} connected`);
+  // The raw baselines are measured on the fresh database here and again at the end (on the grown
+  // one, its write-ahead log full of the run); the ratios use the faster of the two.
+  const rawCount = Math.max(20_000, Math.min(flatMessages, 100_000));
+  const rawBefore = { bare: await rawInsertRate(ctx, rawCount, false), indexed: await rawInsertRate(ctx, rawCount, true) };
+  say(`raw insertMany on the fresh database: ${fmtInt(rawBefore.bare)} docs/s (${fmtInt(rawBefore.indexed)} with the messages indexes)`);
 
   // --- 1. fixed rate ---------------------------------------------------------------------------------
   const fixed = prepare(stack.apiUrl!, 'fixed', { deliveries: rate * seconds, perDelivery: 1, customers, dupPercent, connections, rate });
@@ -72,16 +78,17 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   stack.db.reset();
   const cpu0 = { self: process.cpuUsage(), children: stack.childCpuSeconds() };
   const fixedLoad = await load(tmp, 'fixed', fixed.job);
-  const fixedStore = await waitStored(stack, channelId, fixed, fixedLoad, say);
-  const cpu1 = { self: process.cpuUsage(cpu0.self), children: stack.childCpuSeconds() };
+  // CPU and database time up to the moment the queue is empty (not the bench's own reads after).
+  const atDrained = () => ({ cpu: { self: process.cpuUsage(cpu0.self), children: stack.childCpuSeconds() }, dbTime: Object.entries(stack.db.snapshot()).slice(0, 12) });
+  const fixedStore = await waitStored(stack, channelId, fixed, fixedLoad, say, atDrained);
+  const { cpu: cpu1, dbTime } = fixedStore.drained;
   const signals = stack.intake.signalsSent - signalsBefore;
   const group = { batches: stack.intake.queue.stats.batches - groupBefore.batches, docs: stack.intake.queue.stats.docs - groupBefore.docs };
-  const dbTime = Object.entries(stack.db.snapshot()).slice(0, 12);
   const unread = await unreadTotal(channelId, 'fixed');
   const history = (await stack.temporal.workflow.getHandle(workflowId).describe()).historyLength;
 
   // --- 2. flat out -------------------------------------------------------------------------------------
-  let flat: { load: LoadResult; store: Awaited<ReturnType<typeof waitStored>>; dbTime: typeof dbTime; cpu: { benchProcess: number; temporal: number | null; ferretdb: number | null } } | undefined;
+  let flat: { load: LoadResult; store: Awaited<ReturnType<typeof waitStored>>; dbTime: [string, DbTime][]; cpu: { benchProcess: number; temporal: number | null; ferretdb: number | null } } | undefined;
   const flatDeliveries = Math.ceil(flatMessages / flatBatch);
   if (flatMessages > 0) {
     const prepared = prepare(stack.apiUrl!, 'flat', { deliveries: flatDeliveries, perDelivery: flatBatch, customers, dupPercent: 0, connections, rate: 0 });
@@ -89,17 +96,17 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     stack.db.reset();
     const c0 = { self: process.cpuUsage(), children: stack.childCpuSeconds() };
     const l = await load(tmp, 'flat', prepared.job);
-    const store = await waitStored(stack, channelId, prepared, l, say);
-    const c1 = { self: process.cpuUsage(c0.self), children: stack.childCpuSeconds() };
-    flat = { load: l, store, dbTime: Object.entries(stack.db.snapshot()).slice(0, 12), cpu: { benchProcess: (c1.self.user + c1.self.system) / 1e6, temporal: diff(c1.children.temporal, c0.children.temporal), ferretdb: diff(c1.children.ferretdb, c0.children.ferretdb) } };
+    const store = await waitStored(stack, channelId, prepared, l, say, () => ({ cpu: { self: process.cpuUsage(c0.self), children: stack.childCpuSeconds() }, dbTime: Object.entries(stack.db.snapshot()).slice(0, 12) }));
+    const c1 = store.drained.cpu;
+    flat = { load: l, store, dbTime: store.drained.dbTime, cpu: { benchProcess: (c1.self.user + c1.self.system) / 1e6, temporal: diff(c1.children.temporal, c0.children.temporal), ferretdb: diff(c1.children.ferretdb, c0.children.ferretdb) } };
   }
 
   // --- baselines ---------------------------------------------------------------------------------------
   say('baselines: stopping the worker, then raw driver inserts and a bare Hono handler on the same database');
   await stack.stopWorker();
-  const rawCount = Math.max(20_000, Math.min(flatMessages, 100_000));
-  const raw = await rawInsertRate(ctx, rawCount, false);
-  const rawIndexed = await rawInsertRate(ctx, rawCount, true);
+  const rawAfter = { bare: await rawInsertRate(ctx, rawCount, false), indexed: await rawInsertRate(ctx, rawCount, true) };
+  const raw = Math.max(rawBefore.bare, rawAfter.bare);
+  const rawIndexed = Math.max(rawBefore.indexed, rawAfter.indexed);
   const bare = await bareHandler(ctx, tmp, fixed, flatMessages > 0 ? 20_000 : 0, connections, rate, seconds);
 
   // --- figures -------------------------------------------------------------------------------------------
@@ -120,7 +127,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       deliveries: flatDeliveries, messagesPerDelivery: flatBatch, distinct: flat.store.distinct, missing: flat.store.missing,
       stored: flat.store.stored, storedPerSecond: flat.store.storedPerSecond, e2eMs: flat.store.e2e, cpuSeconds: flat.cpu, databaseCommands: Object.fromEntries(flat.dbTime),
     },
-    baseline: { rawInsertDocsPerSecond: raw, rawIndexedInsertDocsPerSecond: rawIndexed, bare },
+    baseline: { rawInsertDocsPerSecond: raw, rawIndexedInsertDocsPerSecond: rawIndexed, rawBefore, rawAfter, bare },
     ratios: {
       fixedAckP99VsBare: fixedLoad.latency.p99 / Math.max(0.001, bare.fixed.latency.p99),
       fixedAckP50VsBare: fixedLoad.latency.p50 / Math.max(0.001, bare.fixed.latency.p50),
@@ -153,7 +160,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ['ack latency p50 / p99', `${fmtNum(flat.load.latency.p50, 1)} ms / ${fmtNum(flat.load.latency.p99, 1)} ms`],
       ['distinct messages / stored / missing', `${fmtInt(flat.store.distinct)} / ${fmtInt(flat.store.stored)} / ${fmtInt(flat.store.missing)}`],
       ['stored/s (first sent → last stored)', fmtNum(flat.store.storedPerSecond, 0)],
-      ['raw driver insertMany docs/s: bare collection / with the messages indexes', `${fmtNum(raw, 0)} / ${fmtNum(rawIndexed, 0)}`],
+      ['raw driver insertMany docs/s: bare collection / with the messages indexes', `${fmtNum(raw, 0)} / ${fmtNum(rawIndexed, 0)} (fresh database ${fmtNum(rawBefore.bare, 0)} / ${fmtNum(rawBefore.indexed, 0)}, at the end ${fmtNum(rawAfter.bare, 0)} / ${fmtNum(rawAfter.indexed, 0)}; the faster counts)`],
       ['  ratio stored/s vs raw insert (target ≥ 0.5×)', `${fmtNum(figures.ratios.flatStoredVsRawInsert ?? NaN, 3)}×`],
       ['  ratio stored/s vs raw insert with the messages indexes', `${fmtNum(figures.ratios.flatStoredVsRawIndexedInsert ?? NaN, 3)}×`],
       ['CPU s: bench process (API+worker) / Temporal / FerretDB', `${fmtNum(flat.cpu.benchProcess, 1)} / ${fmtNum(flat.cpu.temporal ?? NaN, 1)} / ${fmtNum(flat.cpu.ferretdb ?? NaN, 1)}`],
@@ -230,7 +237,7 @@ async function load(dir: string, name: string, job: LoadJob): Promise<LoadResult
 }
 
 /** Waits until every distinct message is stored (or nothing moved for 60 s); end-to-end latency per message. */
-async function waitStored(stack: BenchStack, channelId: string, prepared: Prepared, loadResult: LoadResult, say: (l: string) => void) {
+async function waitStored<T>(stack: BenchStack, channelId: string, prepared: Prepared, loadResult: LoadResult, say: (l: string) => void, atDrained: () => T) {
   const firstSent = new Map<string, number>();
   prepared.mids.forEach((inDelivery, i) => {
     const at = loadResult.sentAt[i];
@@ -253,6 +260,7 @@ async function waitStored(stack: BenchStack, channelId: string, prepared: Prepar
     if (Date.now() - lastSay > 5000) { say(`  draining: oldest queued event ${String(first._id).split(':')[1]}`); lastSay = Date.now(); }
     await new Promise((r) => setTimeout(r, 250));
   }
+  const drained = atDrained();
   const docs = await MessageModel.collection.find({ channelId: new mongoose.Types.ObjectId(channelId), externalId: { $regex: `^${prefix}_` } }, { projection: { externalId: 1, createdAt: 1 } }).toArray();
   const latencies = docs.map((d) => (d.createdAt as Date).getTime() - (firstSent.get(d.externalId as string) ?? NaN)).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -266,6 +274,7 @@ async function waitStored(stack: BenchStack, channelId: string, prepared: Prepar
     e2e: { p50: pick(0.5), p90: pick(0.9), p99: pick(0.99), max: latencies[latencies.length - 1] ?? NaN },
     storedPerSecond: docs.length / Math.max(0.001, (lastStored - firstAt) / 1000),
     lastStoredAfterLastSentMs: lastStored - lastSent,
+    drained,
   };
 }
 
