@@ -1,7 +1,7 @@
 // The side effects of a channel's lifecycle: connect (code exchange or credential check), page
 // through history into the inbox, refresh tokens, revoke. Secrets are unsealed here, used, and
 // sealed again; they never leave these functions (not in results, errors or logs).
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, heartbeat, log } from '@temporalio/activity';
 import { Types } from 'mongoose';
 import { seal, unseal, type EncryptionKey, type Sealed } from '../lib/crypto';
 import type { Platform } from '../lib/domain/channel';
@@ -13,7 +13,7 @@ import { adoptHeldEvents } from './held-events';
 import { applyDeferredEvents } from './inbox-events';
 import { storeConversations } from './inbox-writes';
 import { ADAPTER_FACTORIES } from './platforms';
-import { PlatformError, type AccountInfo, type ChannelAdapter, type Credentials, type SyncCursor } from './platforms/types';
+import { PlatformError, type AccountInfo, type ChannelAdapter, type ConnectResult, type Credentials, type SyncCursor } from './platforms/types';
 
 export interface LifecycleDeps {
   keys: EncryptionKey[];
@@ -79,8 +79,9 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
       if (!channel.pendingAuth) throw ApplicationFailure.nonRetryable('nothing to connect: no authorization is pending', 'NothingToConnect');
       const pending: PendingAuth = JSON.parse(unseal(channel.pendingAuth, deps.keys));
       const adapter = adapterFor(channel.platform);
+      let result: ConnectResult;
       try {
-        const result = pending.kind === 'oauth'
+        result = pending.kind === 'oauth'
           // The channel's settings say which Page to take when the login grants several ({pageId});
           // after a connect they name the connected one, so a reconnect takes the same Page.
           ? await adapter.exchangeCode!({ code: pending.code, redirectUri: pending.redirectUri, settings: pending.settings ?? (channel.settings as Record<string, unknown> | undefined) })
@@ -94,9 +95,6 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
           },
           $unset: { pendingAuth: 1, lastError: 1, lastErrorAt: 1 },
         });
-        // What arrived for this account while the tenant's earlier channel for it was disconnected.
-        const heldAdopted = await adoptHeldEvents({ channelId, tenantId: String(channel.tenantId), platform: channel.platform, accountId: result.account.id });
-        return { accountName: result.account.name ?? result.account.handle ?? result.account.id, tokenExpiresAt: result.tokenExpiresAt ?? null, capabilities: adapter.capabilities(), heldAdopted };
       } catch (err) {
         // Refused credentials stay refused, and an OAuth code is single-use (the platform may have
         // spent it before the failure): drop them. Credentials that met a platform outage are kept
@@ -106,6 +104,12 @@ export function createChannelLifecycleActivities(deps: LifecycleDeps) {
         await recordError(channelId, err);
         throw toActivityFailure(err);
       }
+      // What arrived for this account while the tenant's earlier channel for it was disconnected.
+      // The connect is recorded (and its authorization spent): a failure here must not fail it —
+      // the reconciliation sweep queues whatever is left.
+      const heldAdopted = await adoptHeldEvents({ channelId, tenantId: String(channel.tenantId), platform: channel.platform, accountId: result.account.id })
+        .catch((err: unknown) => { log.warn('held events not queued yet; the reconciliation sweep will', { channelId, error: (err as Error).message }); return 0; });
+      return { accountName: result.account.name ?? result.account.handle ?? result.account.id, tokenExpiresAt: result.tokenExpiresAt ?? null, capabilities: adapter.capabilities(), heldAdopted };
     },
 
     /**

@@ -11,7 +11,6 @@ import { insertNew } from './inbox-writes';
 
 const CHUNK = 1000;
 const ALL_HELD = { $gte: 'held:', $lt: 'held;' };
-const HELD_END = 'held;';
 
 export interface AdoptingChannel { channelId: string; tenantId: string; platform: Platform; accountId: string }
 
@@ -19,10 +18,10 @@ export interface AdoptingChannel { channelId: string; tenantId: string; platform
 export async function adoptHeldEvents(channel: AdoptingChannel): Promise<number> {
   const tenantId = new Types.ObjectId(channel.tenantId);
   let adopted = 0;
-  let after = 'held:';
+  let after = ALL_HELD.$gte;
   for (;;) {
     const held = (await WebhookEventModel.collection
-      .find({ _id: { $gt: after, $lt: HELD_END }, tenantId, accountId: channel.accountId } as Document)
+      .find({ _id: { $gt: after, $lt: ALL_HELD.$lt }, tenantId, accountId: channel.accountId } as Document)
       .sort({ _id: 1 }).limit(CHUNK).toArray()) as unknown as ({ _id: string; channelId: Types.ObjectId; event: unknown } & Record<string, unknown>)[];
     if (held.length === 0) return adopted;
     after = held[held.length - 1]!._id;

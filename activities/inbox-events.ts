@@ -28,8 +28,8 @@ export interface DrainResult {
   syncRequested: boolean;
 }
 
-/** One event as the drain works on it; `docId` is the queue document it came in (a batch holds many). */
-type QueuedEvent = { _id: string; docId: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
+/** One event as the drain works on it (a queued batch document holds many). */
+type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
 type QueueDoc = { _id: string; event?: unknown; events?: string; count?: number; delivery?: { _id: string } } & Record<string, unknown>;
 type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
 
@@ -52,7 +52,8 @@ export async function drainChannelEvents({ channelId, limit = DEFAULT_DRAIN_BATC
   let docs = Math.min(limit, FIRST_READ_DOCS);
   for (;;) {
     const batch = await drainBatch(ref, docs);
-    docs = Math.max(1, Math.min(limit, Math.round(limit / Math.max(1, batch.events / Math.max(1, batch.documents)))));
+    const eventsPerDocument = Math.max(1, batch.events / Math.max(1, batch.documents));
+    docs = Math.max(1, Math.min(limit, Math.round(limit / eventsPerDocument)));
     total.events += batch.events;
     total.messagesInserted += batch.messagesInserted;
     total.statusesApplied += batch.statusesApplied;
@@ -68,7 +69,7 @@ async function drainBatch(ref: ChannelRef, limit: number): Promise<DrainResult &
   const { channelId } = ref;
   const result = { events: 0, documents: 0, messagesInserted: 0, statusesApplied: 0, deferred: 0, more: false, syncRequested: false };
 
-  // The oldest `limit` events: the range holds only pending ones, so the read stops after `limit` rows.
+  // The oldest `limit` queue documents: the range holds only pending ones, so the read stops after `limit` rows.
   const read = (await WebhookEventModel.collection
     .find({ _id: pendingRange(channelId) } as Document)
     .limit(limit).batchSize(limit).toArray()) as unknown as QueueDoc[]; // one round trip
@@ -104,7 +105,7 @@ async function drainBatch(ref: ChannelRef, limit: number): Promise<DrainResult &
   const stillWaiting = new Set(applied.deferred.map((d) => d.id));
   const waitFor = new Map(applied.deferred.map((d) => [d.id, d.messageId]));
   // Parked under the platform event's own key: the same status redelivered is parked once.
-  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, docId: _docId, ...q }) => ({ ...q, event: JSON.stringify(q.event), _id: deferredId(channelId, q.event.key), state: 'deferred', messageId: waitFor.get(q._id) }));
+  const moved = queued.filter((q) => waitFor.has(q._id)).map(({ delivery: _delivery, ...q }) => ({ ...q, event: JSON.stringify(q.event), _id: deferredId(channelId, q.event.key), state: 'deferred', messageId: waitFor.get(q._id) }));
   if (moved.length > 0) await insertNew(WebhookEventModel.collection, moved);
   const done = [...read.map((d) => d._id), ...waiting.map((w) => w._id).filter((id) => !stillWaiting.has(id))];
   if (done.length > 0) await WebhookEventModel.collection.deleteMany({ _id: { $in: done } } as Document);
@@ -155,15 +156,12 @@ async function deferredFor(channelId: string, messageIds: string[]): Promise<Que
     .toArray()) as unknown as QueueDoc[]).flatMap(eventsOf);
 }
 
-/**
- * The events a queue document holds: itself, or each event of a batch — named "<batch _id>:<n>"
- * (a parked copy's `_id` is derived from it, stable however often the batch is read).
- */
+/** The events a queue document holds: itself, or each event of a batch (named "<batch _id>:<n>"). */
 function eventsOf(doc: QueueDoc): QueuedEvent[] {
-  if (typeof doc.events !== 'string') return [{ ...doc, docId: doc._id, event: queuedEvent<InboxEvent>(doc.event) } as QueuedEvent];
+  if (typeof doc.events !== 'string') return [{ ...doc, event: queuedEvent<InboxEvent>(doc.event) } as QueuedEvent];
   const { events, count: _count, delivery, ...rest } = doc;
   return (JSON.parse(events) as InboxEvent[]).map((event, i) => ({
-    ...rest, _id: `${doc._id}:${i}`, docId: doc._id, kind: event.kind, accountId: event.account.accountId, state: rest.state as string, event,
+    ...rest, _id: `${doc._id}:${i}`, kind: event.kind, accountId: event.account.accountId, state: rest.state as string, event,
     ...(i === 0 && delivery ? { delivery } : {}),
   }));
 }

@@ -112,6 +112,8 @@ export function refreshDueAt(tokenExpiresAt: number, now: number): number {
 const MAX_HISTORY_EVENTS = 10_000;
 /** Gmail recommends renewing users.watch daily (it lapses after 7 days). */
 const PUSH_RENEW_EVERY_MS = 24 * 3600_000;
+/** …and never later than this before it lapses (a platform may grant a shorter watch). */
+const PUSH_RENEW_MARGIN_MS = 3600_000;
 /** A renewal that failed (and did not need reauthorization) is tried again this much later. */
 const PUSH_RETRY_MS = 10 * 60_000;
 
@@ -143,7 +145,9 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   // Platforms that push only while asked to (patch push-watch; the patch is only looked at for
   // them, so other channels' histories are unchanged). 0: ask at once; null: nothing to ask for.
   const pushWatch = PUSH_WATCH_PLATFORMS.includes(input.platform) && patched('push-watch');
-  let pushRenewAt: number | null = pushWatch ? input.carried?.pushRenewAt !== undefined ? input.carried.pushRenewAt : 0 : null;
+  const carriedRenewAt = input.carried?.pushRenewAt;
+  let pushRenewAt: number | null = null;
+  if (pushWatch) pushRenewAt = carriedRenewAt === undefined ? 0 : carriedRenewAt;
 
   async function moveTo(status: ChannelStatus, reason?: string): Promise<void> {
     if (state.status === status && state.reason === reason) return;
@@ -270,7 +274,7 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
       const { expiresAt } = await watchChannelPush({ channelId });
       state.pushExpiresAt = expiresAt ? new Date(expiresAt).toISOString() : null;
       state.pushError = null;
-      pushRenewAt = expiresAt === null ? null : Math.min(expiresAt - 3600_000, Date.now() + PUSH_RENEW_EVERY_MS);
+      pushRenewAt = expiresAt === null ? null : Math.min(expiresAt - PUSH_RENEW_MARGIN_MS, Date.now() + PUSH_RENEW_EVERY_MS);
     } catch (err) {
       // A refused token or a rate limit is the channel's state; any other refusal (e.g. no right to
       // publish to the topic) leaves the channel syncing by polling, with the reason shown.

@@ -21,9 +21,10 @@ const Query = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-/** Events, not documents: a queued batch (one delivery's many events) counts as its events. */
+/** Events, not documents: a queued batch (one delivery's many events, pending only) counts as its events. */
 async function countEvents(tenantId: Types.ObjectId, state: (typeof STATES)[number]): Promise<number> {
   const single = await WebhookEventModel.countDocuments({ tenantId, state, count: { $exists: false } });
+  if (state !== 'pending') return single;
   const [batched] = await WebhookEventModel.aggregate<{ n: number }>([{ $match: { tenantId, state, count: { $exists: true } } }, { $group: { _id: null, n: { $sum: '$count' } } }]);
   return single + (batched?.n ?? 0);
 }

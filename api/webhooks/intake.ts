@@ -82,7 +82,7 @@ export class WebhookIntake {
       const targets = await directory.resolve(event.account);
       if (targets.length === 0) {
         unmatched++;
-        docs.push({ _id: `unmatched:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId, state: 'unmatched', event: plain(event), deliveryId, receivedAt: now });
+        docs.push({ _id: `unmatched:${event.key}`, source: name, kind: event.kind, accountId: event.account.accountId, state: 'unmatched', event: eventText(event), deliveryId, receivedAt: now });
         continue;
       }
       // A tenant's disconnected channel holds what arrives only while none of its channels speaks for the account.
@@ -94,7 +94,7 @@ export class WebhookIntake {
           // A disconnected channel's events are kept apart, out of the range its drain reads.
           docs.push({
             _id: heldId(`${t.channelId}:${arrival}:${event.key}`), source: name, kind: event.kind, accountId: event.account.accountId,
-            tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId), state: 'held', event: plain(event), deliveryId, receivedAt: now,
+            tenantId: new Types.ObjectId(t.tenantId), channelId: new Types.ObjectId(t.channelId), state: 'held', event: eventText(event), deliveryId, receivedAt: now,
           });
           continue;
         }
@@ -110,7 +110,7 @@ export class WebhookIntake {
       const common = { source: name, tenantId: new Types.ObjectId(tenantId), channelId: new Types.ObjectId(channelId), state: 'pending', deliveryId, receivedAt: now };
       if (events.length === 1) {
         const [event] = events as [InboxEvent];
-        docs.push({ _id: `${channelId}:${arrival}:${event.key}`, kind: event.kind, accountId: event.account.accountId, event: plain(event), ...common });
+        docs.push({ _id: `${channelId}:${arrival}:${event.key}`, kind: event.kind, accountId: event.account.accountId, event: eventText(event), ...common });
       } else {
         docs.push({ _id: `${channelId}:${arrival}:batch:${deliveryId.slice(-24)}`, kind: 'batch', accountId: events[0]!.account.accountId, events: JSON.stringify(events), count: events.length, ...common });
       }
@@ -174,4 +174,4 @@ export class WebhookIntake {
  * drain, and one string is far cheaper for FerretDB to write and read back than a document tree
  * (decoding queued events was a quarter of its CPU while draining). Read with `queuedEvent`.
  */
-const plain = (event: InboxEvent) => JSON.stringify(event);
+const eventText = (event: InboxEvent) => JSON.stringify(event);
