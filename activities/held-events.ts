@@ -5,8 +5,9 @@
 import { Types } from 'mongoose';
 import type { Document } from 'mongodb';
 import type { Platform } from '../lib/domain/channel';
-import { WebhookEventModel, queuedEvent } from '../models';
+import { heldId, pendingRange, queuedEvent, WebhookDeliveryModel, WebhookEventModel } from '../models';
 import type { InboxEvent } from '../api/webhooks/sources/types';
+import { eventsOf, type QueueDoc } from './inbox-events';
 import { insertNew } from './inbox-writes';
 
 const CHUNK = 1000;
@@ -36,6 +37,30 @@ export async function adoptHeldEvents(channel: AdoptingChannel): Promise<number>
       adopted += ours.length;
     }
     if (held.length < CHUNK) return adopted;
+  }
+}
+
+/**
+ * A disconnected channel's pending events — queued by an API that still took the channel for
+ * connected (its directory cache had not expired yet): nothing drains them any more, so they are
+ * held like what arrives for the channel now, and adopted with it when the account is connected
+ * again. Their webhook log entries are written first, as a drain would.
+ */
+export async function holdPendingEvents(channelId: string): Promise<number> {
+  let held = 0;
+  for (;;) {
+    const docs = (await WebhookEventModel.collection.find({ _id: pendingRange(channelId) } as Document).limit(CHUNK).toArray()) as unknown as QueueDoc[];
+    if (docs.length === 0) return held;
+    await insertNew(WebhookDeliveryModel.collection, docs.flatMap((d) => (d.delivery ? [d.delivery] : [])));
+    const parked = docs.flatMap((doc) => {
+      const arrival = doc._id.slice(channelId.length + 1).split(':')[0];
+      return eventsOf(doc).map(({ delivery: _delivery, ...q }) => ({
+        ...q, _id: heldId(`${channelId}:${arrival}:${q.event.key}`), kind: q.event.kind, state: 'held', event: JSON.stringify(q.event),
+      }));
+    });
+    await insertNew(WebhookEventModel.collection, parked);
+    await WebhookEventModel.collection.deleteMany({ _id: { $in: docs.map((d) => d._id) } } as Document);
+    held += parked.length;
   }
 }
 

@@ -29,8 +29,8 @@ export interface DrainResult {
 }
 
 /** One event as the drain works on it (a queued batch document holds many). */
-type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
-type QueueDoc = { _id: string; event?: unknown; events?: string; count?: number; delivery?: { _id: string } } & Record<string, unknown>;
+export type QueuedEvent = { _id: string; state: string; event: InboxEvent; delivery?: { _id: string } } & Record<string, unknown>;
+export type QueueDoc = { _id: string; event?: unknown; events?: string; count?: number; delivery?: { _id: string } } & Record<string, unknown>;
 type TargetEvent = StatusEvent | ReactionEvent | DeletionEvent;
 
 export const DEFAULT_DRAIN_BATCH = 2000;
@@ -157,7 +157,7 @@ async function deferredFor(channelId: string, messageIds: string[]): Promise<Que
 }
 
 /** The events a queue document holds: itself, or each event of a batch (named "<batch _id>:<n>"). */
-function eventsOf(doc: QueueDoc): QueuedEvent[] {
+export function eventsOf(doc: QueueDoc): QueuedEvent[] {
   if (typeof doc.events !== 'string') return [{ ...doc, event: queuedEvent<InboxEvent>(doc.event) } as QueuedEvent];
   const { events, count: _count, delivery, ...rest } = doc;
   return (JSON.parse(events) as InboxEvent[]).map((event, i) => ({

@@ -7,7 +7,7 @@ import { heartbeatIfActivity } from './activity-context';
 import type { Client } from '@temporalio/client';
 import type { ChannelStatus } from '../lib/domain/channel';
 import { ChannelModel, WebhookEventModel } from '../models';
-import { adoptHeldEvents, heldAccounts } from './held-events';
+import { adoptHeldEvents, heldAccounts, holdPendingEvents } from './held-events';
 import { eventsPendingSignal, syncNowSignal } from '../workflows/channel';
 
 export interface ReconcileDeps {
@@ -22,6 +22,8 @@ export interface SweepReport {
   failedSignals: number;
   /** Held events queued for a channel that speaks for their account again. */
   heldAdopted?: number;
+  /** Events found queued for a disconnected channel, held. */
+  pendingHeld?: number;
   parked: { held: number; unmatched: number; deferred: number };
 }
 
@@ -35,7 +37,11 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       if (!temporal) throw new Error('sweepChannels needs a Temporal client (ActivityDeps.temporal)');
       const channels = await ChannelModel.find({ status: { $in: SYNCABLE } }, { workflowId: 1 }).lean();
       const staleIds = new Set((await WebhookEventModel.collection.distinct('channelId', { state: 'pending', receivedAt: { $lt: new Date(Date.now() - staleEventsAfterMs) } })).map(String));
-      const stale = await ChannelModel.find({ _id: { $in: [...staleIds] }, status: { $ne: 'disconnected' } }, { workflowId: 1 }).lean();
+      const staleChannels = await ChannelModel.find({ _id: { $in: [...staleIds] } }, { workflowId: 1, status: 1 }).lean();
+      const stale: { _id: unknown; workflowId: string }[] = staleChannels.filter((c) => c.status !== 'disconnected');
+      // Queued for a channel that was disconnected meanwhile: nothing drains them; hold them.
+      let pendingHeld = 0;
+      for (const c of staleChannels.filter((ch) => ch.status === 'disconnected')) pendingHeld += await holdPendingEvents(String(c._id));
       // Held events the connect step did not see (they arrived while it ran): queue them now.
       let heldAdopted = 0;
       for (const { tenantId, accountId } of await heldAccounts()) {
@@ -47,7 +53,7 @@ export function createReconcileActivities(deps: ReconcileDeps) {
         }
       }
 
-      const report: SweepReport = { channels: channels.length, syncsRequested: 0, wokenForEvents: 0, failedSignals: 0, heldAdopted, parked: { held: 0, unmatched: 0, deferred: 0 } };
+      const report: SweepReport = { channels: channels.length, syncsRequested: 0, wokenForEvents: 0, failedSignals: 0, heldAdopted, pendingHeld, parked: { held: 0, unmatched: 0, deferred: 0 } };
       const jobs: Array<() => Promise<void>> = [
         ...channels.map((c) => async () => { await temporal.workflow.getHandle(c.workflowId).signal(syncNowSignal); report.syncsRequested++; }),
         ...stale.map((c) => async () => { await temporal.workflow.getHandle(c.workflowId).signal(eventsPendingSignal); report.wokenForEvents++; }),

@@ -343,9 +343,20 @@ describe('webhook ingestion', () => {
       _id: `held:${first.id}:000000002:${late!.key}`, source: 'meta', kind: 'message', accountId: PAGE2, tenantId: channel.tenantId, channelId: channel._id,
       state: 'held', event: JSON.stringify(late), deliveryId: 'meta:late', receivedAt: new Date(t + 3),
     } as never);
+    // And one queued as pending for the old channel by an API whose cache still took it for
+    // connected: nothing drains a disconnected channel, so the sweep holds it, then queues it here.
+    const [orphan] = parseMessagingEntries('page', onPage2(inbound('72001', 'm_held_5', 'hello again', t + 4)).entry, t + 4).events;
+    await WebhookEventModel.collection.insertOne({
+      _id: `${first.id}:000000003:${orphan!.key}`, source: 'meta', kind: 'message', accountId: PAGE2, tenantId: channel.tenantId, channelId: channel._id,
+      state: 'pending', event: JSON.stringify(orphan), deliveryId: 'meta:orphan', receivedAt: new Date(t + 4),
+      delivery: { _id: 'meta:orphan', source: 'meta', receivedAt: new Date(t + 4), bytes: 100, events: 1, unmatched: 0, ignored: [], channelIds: [first.id] },
+    } as never);
     const sweep = await createReconcileActivities({ temporal: api.temporal }).sweepChannels({});
-    assert.equal(sweep.heldAdopted, 1);
-    await eventually('adopted by the sweep and stored', () => MessageModel.findById(`${second.id}:m_held_4`).lean());
+    assert.equal(sweep.pendingHeld, 1);
+    assert.equal(sweep.heldAdopted, 2);
+    await eventually('adopted by the sweep and stored', async () => (await MessageModel.countDocuments({ _id: { $in: [`${second.id}:m_held_4`, `${second.id}:m_held_5`] } })) === 2);
+    assert.ok(await WebhookDeliveryModel.findById('meta:orphan').lean(), 'its webhook log entry was written');
+    assert.equal(await WebhookEventModel.countDocuments({ _id: pendingRange(first.id) }), 0);
     assert.equal(sweep.parked.held, 0);
   });
 });
