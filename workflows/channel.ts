@@ -142,6 +142,10 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   let disconnectRequested: { reason?: string } | undefined;
   /** The platform said to wait until then (patch rate-limit-wait-in-loop). */
   let rateLimitedUntil = 0;
+  // A rate limit met by an update handler ("test connection", "refresh now") wakes the main loop,
+  // which waits out the delay and moves back to active then — not at its next sync, up to a sync
+  // interval later (patch rate-limit-wakes-loop).
+  const rateLimitWakesLoop = patched('rate-limit-wakes-loop');
   // Platforms that push only while asked to (patch push-watch; the patch is only looked at for
   // them, so other channels' histories are unchanged). 0: ask at once; null: nothing to ask for.
   const pushWatch = PUSH_WATCH_PLATFORMS.includes(input.platform) && patched('push-watch');
@@ -388,12 +392,13 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   }
 
   /**
-   * Sleeps until `until`, a "sync now" (unless `wakeOnSync` is false) or a disconnect — draining
+   * Sleeps until `until`, a "sync now" (unless `wakeOnSync` is false), a new rate limit or a disconnect — draining
    * webhook events as they are signalled without cutting the sleep short (events must not
    * trigger platform calls).
    */
   async function waitDraining(until: number, opts: { wakeOnSync: boolean } = { wakeOnSync: true }): Promise<void> {
-    const woken = () => disconnectRequested !== undefined || (opts.wakeOnSync && syncRequested);
+    const limitedUntil = rateLimitedUntil;
+    const woken = () => disconnectRequested !== undefined || (opts.wakeOnSync && syncRequested) || (rateLimitWakesLoop && rateLimitedUntil > limitedUntil);
     for (;;) {
       await condition(() => woken() || eventsPending, Math.max(1, until - Date.now()));
       if (!eventsPending || woken() || Date.now() >= until || historyIsLong()) return;

@@ -10,7 +10,7 @@ import type { ChannelStatus, Platform } from '../../lib/domain/channel';
 import { SA_CHANNEL_STATUS } from '../../lib/domain/search-attributes';
 import { toolPath } from '../../scripts/stack/tools';
 import { ensureSearchAttributes } from '../../workers/search-attributes';
-import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSignal, refreshDueAt, syncNowSignal, type ChannelState, type channelWorkflow } from '../../workflows/channel';
+import { channelStatusQuery, connectUpdate, disconnectSignal, eventsPendingSignal, refreshDueAt, syncNowSignal, testConnectionUpdate, type ChannelState, type channelWorkflow } from '../../workflows/channel';
 import { workflowBundle } from '../helpers/env';
 
 type Call = { name: string; at: number; args: unknown };
@@ -177,6 +177,33 @@ describe('channel workflow', () => {
       await handle.signal(disconnectSignal, {});
       await handle.result();
     });
+  });
+
+  it('a rate limit met by "test connection" ends with the platform\'s delay, not at the next sync', async () => {
+    const s = stubs(env, {
+      checkChannel: (n) => {
+        if (n === 1) throw ApplicationFailure.create({ type: 'RateLimited', message: 'messenger: rate limited (613)', nonRetryable: true, details: [{ retryAfterMs: 60_000 }] });
+        return { ok: true, accountName: 'Shop' };
+      },
+    });
+    await run(s.activities, async (handle) => {
+      await handle.executeUpdate(connectUpdate);
+      await waitForState(handle, (st) => st.backfill.done && st.status === 'active');
+      const outcome = await handle.executeUpdate(testConnectionUpdate);
+      assert.equal(outcome.ok, false);
+      assert.equal(outcome.status, 'rate_limited');
+      const limitedAt = await env.currentTimeMs();
+      try {
+        await env.sleep('2 minutes'); // the next sync is 60 minutes away
+        await waitForStatus(handle, 'active');
+        const back = s.calls.filter((c) => c.name === 'recordChannelStatus' && (c.args as { status: string }).status === 'active').pop()!;
+        assert.ok(back.at - limitedAt >= 59_000 && back.at - limitedAt < 120_000, `active again ${back.at - limitedAt} ms after the limit, once its minute had passed`);
+      } finally {
+        // A workflow left open would hold the time-skipping server's clock for the tests after it.
+        await handle.signal(disconnectSignal, {});
+        await handle.result();
+      }
+    }, { syncIntervalSeconds: 3600 });
   });
 
   it('a failed connect leaves the channel waiting for authorization, with the reason', async () => {
