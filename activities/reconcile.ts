@@ -44,13 +44,17 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       for (const c of staleChannels.filter((ch) => ch.status === 'disconnected')) pendingHeld += await holdPendingEvents(String(c._id));
       // Held events the connect step did not see (they arrived while it ran): queue them now.
       let heldAdopted = 0;
-      for (const { tenantId, accountId } of await heldAccounts()) {
-        const live = await ChannelModel.find({ tenantId, 'account.id': accountId, status: { $ne: 'disconnected' } }, { workflowId: 1, platform: 1 }).lean();
-        for (const c of live) {
-          const n = await adoptHeldEvents({ channelId: String(c._id), tenantId, platform: c.platform, accountId });
-          if (n > 0 && !stale.some((s) => String(s._id) === String(c._id))) stale.push(c);
-          heldAdopted += n;
-        }
+      const held = await heldAccounts();
+      const heldKeys = new Set(held.map((h) => `${h.tenantId} ${h.accountId}`));
+      // One lookup for every held account's live channels, then only the tenant's own count.
+      const live = held.length === 0 ? [] : await ChannelModel.find(
+        { 'account.id': { $in: [...new Set(held.map((h) => h.accountId))] }, status: { $ne: 'disconnected' } },
+        { workflowId: 1, platform: 1, tenantId: 1, account: 1 },
+      ).lean();
+      for (const c of live.filter((ch) => heldKeys.has(`${String(ch.tenantId)} ${ch.account?.id}`))) {
+        const n = await adoptHeldEvents({ channelId: String(c._id), tenantId: String(c.tenantId), platform: c.platform, accountId: c.account!.id! });
+        if (n > 0 && !stale.some((s) => String(s._id) === String(c._id))) stale.push(c);
+        heldAdopted += n;
       }
 
       const report: SweepReport = { channels: channels.length, syncsRequested: 0, wokenForEvents: 0, failedSignals: 0, heldAdopted, pendingHeld, parked: { held: 0, unmatched: 0, deferred: 0 } };

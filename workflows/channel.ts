@@ -392,9 +392,9 @@ export async function channelWorkflow(input: ChannelWorkflowInput): Promise<Chan
   }
 
   /**
-   * Sleeps until `until`, a "sync now" (unless `wakeOnSync` is false), a new rate limit or a disconnect — draining
-   * webhook events as they are signalled without cutting the sleep short (events must not
-   * trigger platform calls).
+   * Sleeps until `until`, a "sync now" (unless `wakeOnSync` is false), a new rate limit or a
+   * disconnect — draining webhook events as they are signalled without cutting the sleep short
+   * (events must not trigger platform calls).
    */
   async function waitDraining(until: number, opts: { wakeOnSync: boolean } = { wakeOnSync: true }): Promise<void> {
     const limitedUntil = rateLimitedUntil;
